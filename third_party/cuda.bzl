@@ -1,0 +1,38 @@
+"""Exposes the CUDA toolkit and NCCL from /usr/local/cuda (or $CUDA_PATH).
+
+Where no toolkit is installed the repository still exists, `:available` is false
+and the CUDA targets are skipped through target_compatible_with.
+"""
+
+def _local_cuda_impl(ctx):
+    root = ctx.os.environ.get("CUDA_PATH", "/usr/local/cuda")
+    present = ctx.path(root + "/include/cuda_runtime.h").exists and \
+              ctx.path(root + "/include/nccl.h").exists
+    if present:
+        ctx.symlink(root + "/include", "include")
+        ctx.symlink(root + "/lib", "lib")
+        ctx.symlink(root + "/bin", "bin")
+    build = [
+        'package(default_visibility = ["//visibility:public"])',
+        'constraint_setting(name = "cuda")',
+        'constraint_value(name = "present", constraint_setting = ":cuda")',
+        # Targets that need CUDA say target_compatible_with = ["@local_cuda//:required"].
+        'alias(name = "required", actual = %r)' % (
+            ":present" if present else "@platforms//:incompatible"
+        ),
+    ]
+    if present:
+        build += [
+            'cc_library(name = "cuda", hdrs = glob(["include/**"]), includes = ["include"],',
+            '    srcs = ["lib/libcudart_static.a"], linkopts = ["-ldl", "-lpthread", "-lrt"])',
+            'cc_library(name = "nccl", deps = [":cuda"], linkopts = ["-L%s/lib", "-l:libnccl.so.2"])' % root,
+            'filegroup(name = "nvcc", srcs = ["bin/nvcc"])',
+        ]
+    ctx.file("BUILD.bazel", "\n".join(build) + "\n")
+    ctx.file("WORKSPACE", "")
+
+local_cuda = repository_rule(
+    implementation = _local_cuda_impl,
+    environ = ["CUDA_PATH"],
+    local = True,
+)
