@@ -14,11 +14,13 @@ def _local_cuda_impl(ctx):
         ctx.symlink(root + "/bin", "bin")
     build = [
         'package(default_visibility = ["//visibility:public"])',
-        'constraint_setting(name = "cuda")',
-        'constraint_value(name = "present", constraint_setting = ":cuda")',
-        # Targets that need CUDA say target_compatible_with = ["@local_cuda//:required"].
+        # Targets that need CUDA say target_compatible_with = ["@local_cuda//:required"]:
+        # a constraint every Linux host meets when CUDA is present, and one no
+        # platform declares otherwise (Bazel 4's @platforms has no :incompatible).
+        'constraint_setting(name = "toolkit")',
+        'constraint_value(name = "toolkit_missing", constraint_setting = ":toolkit")',
         'alias(name = "required", actual = %r)' % (
-            ":present" if present else "@platforms//:incompatible"
+            "@platforms//os:linux" if present else ":toolkit_missing"
         ),
     ]
     if present:
@@ -27,6 +29,13 @@ def _local_cuda_impl(ctx):
             '    srcs = ["lib/libcudart_static.a"], linkopts = ["-ldl", "-lpthread", "-lrt"])',
             'cc_library(name = "nccl", deps = [":cuda"], linkopts = ["-L%s/lib", "-l:libnccl.so.2"])' % root,
             'filegroup(name = "nvcc", srcs = ["bin/nvcc"])',
+        ]
+    else:
+        # The labels exist either way so that analysis of skipped targets succeeds.
+        build += [
+            'cc_library(name = "cuda")',
+            'cc_library(name = "nccl")',
+            'filegroup(name = "nvcc")',
         ]
     ctx.file("BUILD.bazel", "\n".join(build) + "\n")
     ctx.file("WORKSPACE", "")

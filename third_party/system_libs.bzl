@@ -13,6 +13,7 @@ _LIBS = {
     "absl_strings": ["absl_strings", "absl_str_format"],
     "absl_synchronization": ["absl_synchronization"],
     "absl_time": ["absl_time"],
+    "absl_containers": ["absl_flat_hash_map", "absl_flat_hash_set"],
     "glog": ["libglog", "gflags"],
     "catch2": ["catch2"],
     "nlohmann_json": ["nlohmann_json"],

@@ -1,0 +1,138 @@
+#include "agent/coordinator_link.h"
+
+#include <glog/logging.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+
+namespace paramsync::agent {
+namespace {
+
+// How long to wait before retrying an unreachable coordinator.
+constexpr absl::Duration kRetryInterval = absl::Milliseconds(200);
+
+}  // namespace
+
+CoordinatorLink::CoordinatorLink(std::shared_ptr<grpc::Channel> channel, v1::AgentInfo self,
+                                 TensorRegistry* tensors, absl::Duration rpc_timeout)
+    : stub_(v1::Coordinator::NewStub(channel)),
+      self_(std::move(self)),
+      tensors_(tensors),
+      rpc_timeout_(rpc_timeout) {}
+
+CoordinatorLink::~CoordinatorLink() {
+  stop_.Notify();
+  if (thread_.joinable()) thread_.join();
+}
+
+void CoordinatorLink::Start() { thread_ = std::thread([this] { Loop(); }); }
+
+std::string CoordinatorLink::agent_id() const {
+  absl::MutexLock lock(&mu_);
+  return agent_id_;
+}
+
+absl::Status CoordinatorLink::WaitRegistered(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto registered = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !agent_id_.empty(); };
+  if (mu_.AwaitWithTimeout(absl::Condition(&registered), timeout)) return absl::OkStatus();
+  return absl::DeadlineExceededError(
+      absl::StrCat("not registered with the coordinator after ", absl::FormatDuration(timeout),
+                   last_error_.empty() ? "" : ": ", last_error_));
+}
+
+absl::Status CoordinatorLink::Register() {
+  grpc::ClientContext context;
+  SetTimeout(context, rpc_timeout_);
+  v1::RegisterAgentRequest request;
+  *request.mutable_agent() = self_;
+  v1::RegisterAgentResponse response;
+  absl::Status status =
+      FromGrpcStatus(stub_->RegisterAgent(&context, request, &response), "RegisterAgent");
+  if (!status.ok()) return status;
+  // Endpoints first, then publish the id: a sync must not see the agent without them.
+  for (const v1::LocalRegisterEndpointRequest& endpoint : tensors_->Registrations()) {
+    absl::Status sent = SendEndpoint(response.agent_id(), endpoint);
+    if (!sent.ok()) LOG(ERROR) << "re-registering endpoint failed: " << sent;
+  }
+  absl::MutexLock lock(&mu_);
+  agent_id_ = response.agent_id();
+  if (response.heartbeat_interval_ms() > 0) {
+    heartbeat_interval_ = absl::Milliseconds(response.heartbeat_interval_ms());
+  }
+  LOG(INFO) << "registered with the coordinator as " << agent_id_;
+  return absl::OkStatus();
+}
+
+void CoordinatorLink::Loop() {
+  while (!stop_.HasBeenNotified()) {
+    std::string id = agent_id();
+    absl::Duration wait = kRetryInterval;
+    if (id.empty()) {
+      absl::Status status = Register();
+      absl::MutexLock lock(&mu_);
+      if (!status.ok()) {
+        last_error_ = std::string(status.message());
+      } else {
+        wait = heartbeat_interval_;
+      }
+    } else {
+      grpc::ClientContext context;
+      SetTimeout(context, rpc_timeout_);
+      v1::HeartbeatRequest request;
+      request.set_agent_id(id);
+      v1::HeartbeatResponse response;
+      grpc::Status status = stub_->Heartbeat(&context, request, &response);
+      absl::MutexLock lock(&mu_);
+      if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
+        LOG(WARNING) << "coordinator does not know agent " << id << "; registering again";
+        agent_id_.clear();
+        wait = absl::ZeroDuration();
+      } else {
+        if (!status.ok()) LOG(WARNING) << "heartbeat failed: " << status.error_message();
+        wait = heartbeat_interval_;
+      }
+    }
+    stop_.WaitForNotificationWithTimeout(wait);
+  }
+}
+
+absl::Status CoordinatorLink::SendEndpoint(const std::string& agent_id,
+                                           const v1::LocalRegisterEndpointRequest& local) {
+  grpc::ClientContext context;
+  SetTimeout(context, rpc_timeout_);
+  v1::RegisterEndpointRequest request;
+  request.set_agent_id(agent_id);
+  *request.mutable_endpoint() = local.endpoint();
+  for (const v1::LocalTensor& tensor : local.tensors()) *request.add_parameters() = tensor.spec();
+  v1::RegisterEndpointResponse response;
+  return FromGrpcStatus(stub_->RegisterEndpoint(&context, request, &response),
+                        "coordinator RegisterEndpoint");
+}
+
+absl::Status CoordinatorLink::RegisterEndpoint(const v1::LocalRegisterEndpointRequest& request) {
+  const std::string id = agent_id();
+  if (id.empty()) {
+    return absl::UnavailableError("this agent is not registered with the coordinator yet");
+  }
+  return SendEndpoint(id, request);
+}
+
+void CoordinatorLink::ReportError(const absl::Status& error, const std::string& group,
+                                  int64_t version) {
+  grpc::ClientContext context;
+  SetTimeout(context, rpc_timeout_);
+  v1::ReportErrorRequest request;
+  v1::ErrorEvent* event = request.mutable_event();
+  event->set_time_unix_ms(absl::ToUnixMillis(absl::Now()));
+  event->set_code(static_cast<int>(error.code()));
+  event->set_message(std::string(error.message()));
+  event->set_agent_id(agent_id());
+  event->set_group(group);
+  event->set_version(version);
+  v1::ReportErrorResponse response;
+  grpc::Status status = stub_->ReportError(&context, request, &response);
+  if (!status.ok()) LOG(WARNING) << "could not report an error: " << status.error_message();
+}
+
+}  // namespace paramsync::agent

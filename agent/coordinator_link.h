@@ -1,0 +1,68 @@
+// File: agent/coordinator_link.h
+// -----------------------------------------------------------------------------
+// The agent's side of its relationship with the coordinator: registration,
+// heartbeats, and re-registration (of the agent and all its endpoints) when the
+// coordinator answers NOT_FOUND, as it does after a restart or a lost lease.
+#ifndef PARAMSYNC_AGENT_COORDINATOR_LINK_H_
+#define PARAMSYNC_AGENT_COORDINATOR_LINK_H_
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "agent/tensors/tensor_registry.h"
+#include "paramsync/v1/coordinator.grpc.pb.h"
+
+namespace paramsync::agent {
+
+class CoordinatorLink {
+ public:
+  // `tensors` supplies the endpoints to re-register and must outlive this.
+  CoordinatorLink(std::shared_ptr<grpc::Channel> channel, v1::AgentInfo self,
+                  TensorRegistry* tensors, absl::Duration rpc_timeout);
+  ~CoordinatorLink();  // Stops the heartbeat thread.
+
+  // Starts the background thread that registers and then heartbeats.
+  void Start();
+
+  // Blocks until registered or `timeout`; DEADLINE_EXCEEDED says why not.
+  absl::Status WaitRegistered(absl::Duration timeout);
+
+  // Forwards a framework endpoint. UNAVAILABLE while not registered.
+  absl::Status RegisterEndpoint(const v1::LocalRegisterEndpointRequest& request);
+
+  // Sends an error to the coordinator's error channel; best effort.
+  void ReportError(const absl::Status& error, const std::string& group, int64_t version);
+
+  std::string agent_id() const;
+
+ private:
+  void Loop();
+  absl::Status Register();
+  absl::Status SendEndpoint(const std::string& agent_id,
+                            const v1::LocalRegisterEndpointRequest& request);
+
+  const std::unique_ptr<v1::Coordinator::Stub> stub_;
+  const v1::AgentInfo self_;
+  TensorRegistry* const tensors_;
+  const absl::Duration rpc_timeout_;
+
+  mutable absl::Mutex mu_;
+  std::string agent_id_ ABSL_GUARDED_BY(mu_);  // Empty while not registered.
+  absl::Duration heartbeat_interval_ ABSL_GUARDED_BY(mu_) = absl::Seconds(1);
+  std::string last_error_ ABSL_GUARDED_BY(mu_);
+
+  absl::Notification stop_;
+  std::thread thread_;
+};
+
+}  // namespace paramsync::agent
+
+#endif  // PARAMSYNC_AGENT_COORDINATOR_LINK_H_

@@ -1,0 +1,49 @@
+// paramsync-agent: one per GPU (or per CPU device), beside the framework
+// processes that use that device.
+#include <glog/logging.h>
+
+#include <csignal>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/synchronization/notification.h"
+#include "agent/agent_server.h"
+#include "common/address_file.h"
+#include "common/signal_waiter.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:0", "host:port to serve on; port 0 picks a free one");
+ABSL_FLAG(std::string, advertise_host, "", "host other agents reach this one at (default: listen host)");
+ABSL_FLAG(std::string, coordinator, "127.0.0.1:50051", "coordinator host:port");
+ABSL_FLAG(std::string, device, "cpu", "device this agent serves: cpu or cpu:N (host memory)");
+ABSL_FLAG(std::string, node_name, "", "physical host name (default: advertise host)");
+ABSL_FLAG(std::string, address_file, "", "write the bound host:port here once serving");
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  google::InitGoogleLogging(argv[0]);
+  FLAGS_logtostderr = true;
+  paramsync::SignalWaiter signals;  // Before any thread starts, so they inherit the mask.
+
+  paramsync::agent::AgentConfig config;
+  config.listen_address = absl::GetFlag(FLAGS_listen);
+  config.advertise_host = absl::GetFlag(FLAGS_advertise_host);
+  config.coordinator_address = absl::GetFlag(FLAGS_coordinator);
+  config.device = absl::GetFlag(FLAGS_device);
+  config.node_name = absl::GetFlag(FLAGS_node_name);
+  auto agent = paramsync::agent::AgentServer::Start(config);
+  if (!agent.ok()) {
+    LOG(ERROR) << "agent failed to start: " << agent.status();
+    return 1;
+  }
+  absl::Status written =
+      paramsync::WriteAddressFile(absl::GetFlag(FLAGS_address_file), (*agent)->address());
+  if (!written.ok()) {
+    LOG(ERROR) << written;
+    return 1;
+  }
+  const int signal = signals.Wait();
+  LOG(INFO) << "signal " << signal << ": shutting down";
+  (*agent)->Shutdown();
+  return 0;
+}

@@ -1,0 +1,45 @@
+// File: agent/service/agent_control_service.h
+// -----------------------------------------------------------------------------
+// AgentControl: the RPCs the coordinator drives a sync with. Each handler checks
+// its request, makes one call into the agent's components and converts the
+// status.
+#ifndef PARAMSYNC_AGENT_SERVICE_AGENT_CONTROL_SERVICE_H_
+#define PARAMSYNC_AGENT_SERVICE_AGENT_CONTROL_SERVICE_H_
+
+#include "agent/tasks/group_table.h"
+#include "agent/tasks/task_runner.h"
+#include "agent/tensors/tensor_registry.h"
+#include "agent/transport/transport.h"
+#include "paramsync/v1/agent.grpc.pb.h"
+
+namespace paramsync::agent {
+
+class AgentControlService final : public v1::AgentControl::Service {
+ public:
+  // All pointers must outlive the service.
+  AgentControlService(TensorRegistry* tensors, GroupTable* groups, TaskRunner* runner,
+                      Transport* transport)
+      : tensors_(tensors), groups_(groups), runner_(runner), transport_(transport) {}
+
+  grpc::Status SetupGroups(grpc::ServerContext* context, const v1::SetupGroupsRequest* request,
+                           v1::SetupGroupsResponse* response) override;
+  grpc::Status RunTasks(grpc::ServerContext* context, const v1::RunTasksRequest* request,
+                        v1::RunTasksResponse* response) override;
+  grpc::Status Commit(grpc::ServerContext* context, const v1::CommitRequest* request,
+                      v1::CommitResponse* response) override;
+  grpc::Status DestroyGroups(grpc::ServerContext* context,
+                             const v1::DestroyGroupsRequest* request,
+                             v1::DestroyGroupsResponse* response) override;
+  grpc::Status Abort(grpc::ServerContext* context, const v1::AbortRequest* request,
+                     v1::AbortResponse* response) override;
+
+ private:
+  TensorRegistry* const tensors_;
+  GroupTable* const groups_;
+  TaskRunner* const runner_;
+  Transport* const transport_;
+};
+
+}  // namespace paramsync::agent
+
+#endif  // PARAMSYNC_AGENT_SERVICE_AGENT_CONTROL_SERVICE_H_

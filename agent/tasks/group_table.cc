@@ -1,0 +1,85 @@
+#include "agent/tasks/group_table.h"
+
+#include <google/protobuf/util/message_differencer.h>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+
+namespace paramsync::agent {
+
+const v1::GroupMember* CollectiveGroup::Member(int sync_rank) const {
+  for (const v1::GroupMember& member : spec.members()) {
+    if (member.sync_rank() == sync_rank) return &member;
+  }
+  return nullptr;
+}
+
+absl::Status GroupTable::Setup(const v1::CollectiveGroupSpec& spec) {
+  if (spec.name().empty()) return absl::InvalidArgumentError("group name must not be empty");
+  if (spec.members().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("group ", spec.name(), " has no members"));
+  }
+  absl::flat_hash_set<int> ranks;
+  auto group = std::make_shared<CollectiveGroup>();
+  group->spec = spec;
+  group->view.name = spec.name();
+  group->view.nccl_unique_id = spec.nccl_unique_id();
+  for (const v1::GroupMember& member : spec.members()) {
+    if (!ranks.insert(member.sync_rank()).second) {
+      return absl::InvalidArgumentError(absl::StrCat("group ", spec.name(), " lists sync rank ",
+                                                     member.sync_rank(), " twice"));
+    }
+    if (member.agent_address().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "group ", spec.name(), ": member ", member.sync_rank(), " has no agent_address"));
+    }
+    group->view.members.push_back(
+        GroupMemberAddress{member.sync_rank(), member.agent_id(), member.agent_address()});
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = groups_.find(spec.name());
+    if (it != groups_.end() &&
+        google::protobuf::util::MessageDifferencer::Equals(it->second->spec, spec)) {
+      return absl::OkStatus();
+    }
+  }
+  absl::Status status = transport_->SetupGroup(group->view);
+  if (!status.ok()) return status;
+  absl::MutexLock lock(&mu_);
+  groups_[spec.name()] = std::move(group);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<const CollectiveGroup>> GroupTable::Find(
+    const std::string& name) const {
+  absl::MutexLock lock(&mu_);
+  auto it = groups_.find(name);
+  if (it == groups_.end()) {
+    return absl::NotFoundError(absl::StrCat("collective group ", name, " is not set up here"));
+  }
+  return it->second;
+}
+
+void GroupTable::Destroy(const std::vector<std::string>& names) {
+  std::vector<std::string> destroyed;
+  {
+    absl::MutexLock lock(&mu_);
+    if (names.empty()) {
+      for (const auto& [name, group] : groups_) destroyed.push_back(name);
+      groups_.clear();
+    } else {
+      for (const std::string& name : names) {
+        if (groups_.erase(name) > 0) destroyed.push_back(name);
+      }
+    }
+  }
+  for (const std::string& name : destroyed) transport_->DestroyGroup(name);
+}
+
+size_t GroupTable::size() const {
+  absl::MutexLock lock(&mu_);
+  return groups_.size();
+}
+
+}  // namespace paramsync::agent

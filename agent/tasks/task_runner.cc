@@ -1,0 +1,251 @@
+#include "agent/tasks/task_runner.h"
+
+#include <atomic>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "common/dtype.h"
+#include "common/status_macros.h"
+#include "common/tensor_slice.h"
+
+namespace paramsync::agent {
+namespace {
+
+// Whole tensors received for forwarding in a later stage, by (endpoint, name).
+class StagingStore {
+ public:
+  void Put(const EndpointKey& endpoint, const std::string& name, std::vector<char> bytes) {
+    absl::MutexLock lock(&mu_);
+    buffers_[{endpoint, name}] = std::make_shared<std::vector<char>>(std::move(bytes));
+  }
+  absl::StatusOr<std::shared_ptr<std::vector<char>>> Get(const EndpointKey& endpoint,
+                                                        const std::string& name) const {
+    absl::MutexLock lock(&mu_);
+    auto it = buffers_.find({endpoint, name});
+    if (it == buffers_.end()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("nothing staged for tensor '", name, "' of ", endpoint.first, " rank ",
+                       endpoint.second, ": its earlier stage did not deliver it here"));
+    }
+    return it->second;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::map<std::pair<EndpointKey, std::string>, std::shared_ptr<std::vector<char>>> buffers_
+      ABSL_GUARDED_BY(mu_);
+};
+
+EndpointKey KeyOf(const v1::GroupMember& member) {
+  return EndpointKey(member.model(), member.model_rank());
+}
+
+std::string TaskName(uint64_t sync_id, const v1::TransferTask& task) {
+  return absl::StrCat("sync ", sync_id, " task ", task.task_id(), " (stage ", task.stage(),
+                      ", group ", task.group(), ")");
+}
+
+absl::Status Annotate(const absl::Status& status, const std::string& where) {
+  if (status.ok()) return status;
+  return absl::Status(status.code(), absl::StrCat(where, ": ", status.message()));
+}
+
+struct Counters {
+  std::atomic<int64_t> bytes{0};
+  std::atomic<int64_t> tensors{0};
+};
+
+// Everything one Run() call shares between its stages and threads.
+struct RunContext {
+  const v1::RunTasksRequest& request;
+  absl::Time deadline;
+  StagingStore staging;
+  Counters counters;
+};
+
+}  // namespace
+
+TaskRunner::TaskRunner(TensorRegistry* tensors, GroupTable* groups, Transport* transport)
+    : tensors_(tensors),
+      groups_(groups),
+      transport_(transport) {}
+
+namespace {
+
+// The root's side of one task.
+absl::Status SendTask(const v1::TransferTask& task, const CollectiveGroup& group,
+                      const TensorRegistry& tensors, Transport& transport, RunContext& run) {
+  const v1::GroupMember* root = group.Member(task.root_sync_rank());
+  const EndpointKey endpoint = KeyOf(*root);
+  std::vector<ConstBuffer> buffers;
+  std::vector<std::shared_ptr<std::vector<char>>> staged;  // Held while sending.
+  for (const v1::TensorMove& move : task.tensors()) {
+    ASSIGN_OR_RETURN(const uint64_t wire_bytes, TensorBytes(move.dtype(), move.wire_shape()));
+    if (task.from_staging()) {
+      ASSIGN_OR_RETURN(std::shared_ptr<std::vector<char>> bytes,
+                       run.staging.Get(endpoint, move.src_name()));
+      if (bytes->size() != wire_bytes) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "staged tensor '", move.src_name(), "' has ", bytes->size(), " bytes, task sends ",
+            wire_bytes));
+      }
+      buffers.push_back(ConstBuffer{bytes->data(), bytes->size()});
+      staged.push_back(std::move(bytes));
+      continue;
+    }
+    ASSIGN_OR_RETURN(const TensorView view, tensors.Find(endpoint, move.src_name()));
+    if (view.nbytes != wire_bytes) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "tensor '", move.src_name(), "' of ", endpoint.first, " rank ", endpoint.second,
+          " has ", view.nbytes, " bytes, the plan sends ", wire_bytes));
+    }
+    buffers.push_back(ConstBuffer{view.data, view.nbytes});
+  }
+  std::vector<int> receivers;
+  for (const v1::Receiver& receiver : task.receivers()) receivers.push_back(receiver.sync_rank());
+  return transport.BroadcastSend(group.view, run.request.sync_id(), task.task_id(), receivers,
+                                 buffers, run.deadline);
+}
+
+// Where one received tensor lands, and what to do with it once it arrived.
+struct Landing {
+  const v1::TensorMove* move;
+  TensorView destination;
+  bool staged = false;        // Received into `staging`, not straight into `destination`.
+  std::vector<char> staging;
+};
+
+// One receiver's side of one task.
+absl::Status ReceiveTask(const v1::TransferTask& task, const v1::Receiver& receiver,
+                         const CollectiveGroup& group, const TensorRegistry& tensors,
+                         Transport& transport, RunContext& run) {
+  const EndpointKey endpoint = KeyOf(*group.Member(receiver.sync_rank()));
+  std::vector<Landing> landings;
+  landings.reserve(task.tensors_size());
+  for (const v1::TensorMove& move : task.tensors()) {
+    ASSIGN_OR_RETURN(const uint64_t wire_bytes, TensorBytes(move.dtype(), move.wire_shape()));
+    ASSIGN_OR_RETURN(const TensorView destination, tensors.Find(endpoint, move.dst_name()));
+    Landing landing{&move, destination, move.num_slices() > 1 || receiver.stage_whole(), {}};
+    if (landing.staged) {
+      landing.staging.resize(wire_bytes);
+    } else if (destination.nbytes != wire_bytes) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "tensor '", move.dst_name(), "' of ", endpoint.first, " rank ", endpoint.second,
+          " has ", destination.nbytes, " bytes, the sender's has ", wire_bytes));
+    }
+    landings.push_back(std::move(landing));
+  }
+  std::vector<MutableBuffer> buffers;
+  for (Landing& landing : landings) {
+    buffers.push_back(landing.staged
+                          ? MutableBuffer{landing.staging.data(), landing.staging.size()}
+                          : MutableBuffer{landing.destination.data, landing.destination.nbytes});
+  }
+  std::vector<int> receivers;
+  for (const v1::Receiver& r : task.receivers()) receivers.push_back(r.sync_rank());
+  RETURN_IF_ERROR(transport.BroadcastRecv(
+      group.view, TransferKey{run.request.sync_id(), task.task_id(), receiver.sync_rank()},
+      task.root_sync_rank(), receivers, buffers, run.deadline));
+  for (Landing& landing : landings) {
+    const v1::TensorMove& move = *landing.move;
+    if (landing.staged) {
+      if (move.num_slices() > 1) {
+        SliceSpec slice{move.wire_shape(), DTypeSize(move.dtype()), move.slice_dim(),
+                        move.num_slices(), receiver.slice_index()};
+        RETURN_IF_ERROR(Annotate(CopySlice(slice, landing.staging.data(),
+                                           landing.destination.data, landing.destination.nbytes),
+                                 absl::StrCat("tensor '", move.dst_name(), "'")));
+      } else if (landing.destination.nbytes == landing.staging.size()) {
+        std::memcpy(landing.destination.data, landing.staging.data(), landing.staging.size());
+      } else {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "tensor '", move.dst_name(), "' has ", landing.destination.nbytes,
+            " bytes, the sender's has ", landing.staging.size()));
+      }
+      if (receiver.stage_whole()) {
+        run.staging.Put(endpoint, move.dst_name(), std::move(landing.staging));
+      }
+    }
+    run.counters.bytes += static_cast<int64_t>(landing.destination.nbytes);
+    run.counters.tensors += 1;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<v1::RunTasksResponse> TaskRunner::Run(const v1::RunTasksRequest& request,
+                                                     absl::Time deadline) {
+  RunContext run{request, deadline, {}, {}};
+  // Jobs by stage; each job is one send or one receive of a local endpoint.
+  std::map<int, std::vector<std::function<absl::Status()>>> stages;
+  for (const v1::TransferTask& task : request.tasks()) {
+    const std::string where = TaskName(request.sync_id(), task);
+    if (task.stage() < 1) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": stage must be >= 1"));
+    }
+    ASSIGN_OR_RETURN(std::shared_ptr<const CollectiveGroup> group, groups_->Find(task.group()));
+    const v1::GroupMember* root = group->Member(task.root_sync_rank());
+    if (root == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": root rank ", task.root_sync_rank(),
+                                                     " is not in the group"));
+    }
+    auto& jobs = stages[task.stage()];
+    if (root->agent_address() == self_address_) {
+      jobs.push_back([this, &task, group, &run, where] {
+        return Annotate(SendTask(task, *group, *tensors_, *transport_, run), where);
+      });
+    }
+    for (const v1::Receiver& receiver : task.receivers()) {
+      const v1::GroupMember* member = group->Member(receiver.sync_rank());
+      if (member == nullptr) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            where, ": receiver rank ", receiver.sync_rank(), " is not in the group"));
+      }
+      if (member->agent_address() != self_address_) continue;
+      jobs.push_back([this, &task, &receiver, group, &run, where] {
+        return Annotate(ReceiveTask(task, receiver, *group, *tensors_, *transport_, run), where);
+      });
+    }
+  }
+
+  v1::RunTasksResponse response;
+  for (auto& [stage, jobs] : stages) {
+    const absl::Time start = absl::Now();
+    absl::Mutex mu;
+    absl::Status first_error;
+    auto run_job = [&](const std::function<absl::Status()>& job) {
+      absl::Status status = job();
+      if (status.ok()) return;
+      bool first = false;
+      {
+        absl::MutexLock lock(&mu);
+        if (first_error.ok()) {
+          first_error = status;
+          first = true;
+        }
+      }
+      // Peers of this sync on this agent would otherwise wait for their deadline.
+      if (first) transport_->Abort(request.sync_id(), status);
+    };
+    std::vector<std::thread> threads;
+    for (size_t i = 1; i < jobs.size(); ++i) threads.emplace_back(run_job, std::cref(jobs[i]));
+    if (!jobs.empty()) run_job(jobs[0]);
+    for (std::thread& thread : threads) thread.join();
+    if (!first_error.ok()) return first_error;
+    // Stages are numbered from 1; the response lists durations from stage 1 up.
+    while (response.stage_duration_ms_size() < stage - 1) response.add_stage_duration_ms(0);
+    response.add_stage_duration_ms(absl::ToDoubleMilliseconds(absl::Now() - start));
+  }
+  response.set_bytes_received(run.counters.bytes);
+  response.set_tensors_received(run.counters.tensors);
+  return response;
+}
+
+}  // namespace paramsync::agent

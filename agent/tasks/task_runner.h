@@ -1,0 +1,49 @@
+// File: agent/tasks/task_runner.h
+// -----------------------------------------------------------------------------
+// Executes this agent's part of a sync (a RunTasksRequest): stage by stage, every
+// send whose root is one of this agent's endpoints and every receive of one of
+// its endpoints, all of a stage at once.
+//
+// A receiver that keeps its whole tensor receives straight into it. One that
+// keeps a slice (dst TP = k x src TP) or must forward the whole tensor in a later
+// stage receives into a staging buffer first; staging lives until Run() returns,
+// so it never holds more than the shards this agent forwards or slices.
+#ifndef PARAMSYNC_AGENT_TASKS_TASK_RUNNER_H_
+#define PARAMSYNC_AGENT_TASKS_TASK_RUNNER_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "agent/tasks/group_table.h"
+#include "agent/tensors/tensor_registry.h"
+#include "agent/transport/transport.h"
+#include "paramsync/v1/agent.pb.h"
+
+namespace paramsync::agent {
+
+class TaskRunner {
+ public:
+  // The pointers must outlive the runner.
+  TaskRunner(TensorRegistry* tensors, GroupTable* groups, Transport* transport);
+
+  // Which group members are this agent's endpoints: those at this address. Call
+  // once, before the agent registers.
+  void set_self_address(std::string address) { self_address_ = std::move(address); }
+
+  // Runs `request`. Blocks until every task finished, one failed (then the
+  // others of this sync are aborted), or `deadline` passed. Errors name the task,
+  // group, endpoint and tensor.
+  absl::StatusOr<v1::RunTasksResponse> Run(const v1::RunTasksRequest& request,
+                                           absl::Time deadline);
+
+ private:
+  std::string self_address_;  // Set once, before the agent registers.
+  TensorRegistry* const tensors_;
+  GroupTable* const groups_;
+  Transport* const transport_;
+};
+
+}  // namespace paramsync::agent
+
+#endif  // PARAMSYNC_AGENT_TASKS_TASK_RUNNER_H_

@@ -1,0 +1,106 @@
+#include "agent/tensors/tensor_registry.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/dtype.h"
+#include "common/status_macros.h"
+
+namespace paramsync::agent {
+namespace {
+
+std::string Describe(const EndpointKey& key) {
+  return absl::StrCat(key.first, " rank ", key.second);
+}
+
+}  // namespace
+
+absl::Status TensorRegistry::RegisterEndpoint(const v1::LocalRegisterEndpointRequest& request) {
+  const v1::EndpointSpec& spec = request.endpoint();
+  if (spec.model().empty()) return absl::InvalidArgumentError("endpoint.model must not be empty");
+  if (spec.rank() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("endpoint.rank must be >= 0, got ", spec.rank()));
+  }
+  auto endpoint = std::make_unique<Endpoint>();
+  endpoint->request = request;
+  absl::flat_hash_map<std::string, std::shared_ptr<SharedMemoryRegion>> regions;
+  for (const v1::LocalTensor& tensor : endpoint->request.tensors()) {
+    const std::string& name = tensor.spec().name();
+    if (name.empty()) return absl::InvalidArgumentError("tensors[].spec.name must not be empty");
+    ASSIGN_OR_RETURN(const uint64_t expected,
+                     TensorBytes(tensor.spec().dtype(), tensor.spec().shape()));
+    if (tensor.nbytes() != expected) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tensor '", name, "': nbytes is ", tensor.nbytes(), " but dtype ",
+          DTypeName(tensor.spec().dtype()), " and its shape make ", expected, " bytes"));
+    }
+    std::shared_ptr<SharedMemoryRegion>& region = regions[tensor.shm_name()];
+    if (region == nullptr) {
+      absl::StatusOr<SharedMemoryRegion> opened = SharedMemoryRegion::Open(tensor.shm_name());
+      if (!opened.ok()) {
+        return absl::Status(opened.status().code(),
+                            absl::StrCat("tensor '", name, "': ", opened.status().message()));
+      }
+      region = std::make_shared<SharedMemoryRegion>(*std::move(opened));
+      endpoint->regions.push_back(region);
+    }
+    if (tensor.offset() > region->size() || tensor.nbytes() > region->size() - tensor.offset()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tensor '", name, "': bytes [", tensor.offset(), ", ", tensor.offset() + tensor.nbytes(),
+          ") lie outside region ", tensor.shm_name(), " of ", region->size(), " bytes"));
+    }
+    TensorView view{&tensor.spec(), static_cast<char*>(region->data()) + tensor.offset(),
+                    tensor.nbytes()};
+    if (!endpoint->tensors.emplace(name, view).second) {
+      return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "' is registered twice"));
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  endpoints_[EndpointKey(spec.model(), spec.rank())] = std::move(endpoint);
+  return absl::OkStatus();
+}
+
+void TensorRegistry::Remove(const EndpointKey& endpoint) {
+  absl::MutexLock lock(&mu_);
+  endpoints_.erase(endpoint);
+}
+
+absl::StatusOr<TensorView> TensorRegistry::Find(const EndpointKey& endpoint,
+                                                const std::string& tensor) const {
+  absl::MutexLock lock(&mu_);
+  auto it = endpoints_.find(endpoint);
+  if (it == endpoints_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("endpoint ", Describe(endpoint), " is not registered on this agent"));
+  }
+  auto tensor_it = it->second->tensors.find(tensor);
+  if (tensor_it == it->second->tensors.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("endpoint ", Describe(endpoint), " has no tensor '", tensor, "'"));
+  }
+  return tensor_it->second;
+}
+
+std::vector<v1::LocalRegisterEndpointRequest> TensorRegistry::Registrations() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::LocalRegisterEndpointRequest> out;
+  for (const auto& [key, endpoint] : endpoints_) out.push_back(endpoint->request);
+  return out;
+}
+
+void TensorRegistry::SetVersion(const EndpointKey& endpoint, int64_t version) {
+  absl::MutexLock lock(&mu_);
+  auto it = endpoints_.find(endpoint);
+  if (it != endpoints_.end()) it->second->version = version;
+}
+
+absl::StatusOr<int64_t> TensorRegistry::GetVersion(const EndpointKey& endpoint) const {
+  absl::MutexLock lock(&mu_);
+  auto it = endpoints_.find(endpoint);
+  if (it == endpoints_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("endpoint ", Describe(endpoint), " is not registered on this agent"));
+  }
+  return it->second->version;
+}
+
+}  // namespace paramsync::agent

@@ -1,0 +1,75 @@
+// File: agent/tensors/tensor_registry.h
+// -----------------------------------------------------------------------------
+// The tensors of the framework endpoints on this agent's device, mapped into the
+// agent so that transfers read and write them in place.
+//
+// Thread-safe. Lookups return views that stay valid while the endpoint stays
+// registered; re-registering an endpoint (its process restarted) replaces it, so
+// callers must not hold views across syncs.
+#ifndef PARAMSYNC_AGENT_TENSORS_TENSOR_REGISTRY_H_
+#define PARAMSYNC_AGENT_TENSORS_TENSOR_REGISTRY_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/shared_memory.h"
+#include "paramsync/v1/agent.pb.h"
+
+namespace paramsync::agent {
+
+// (model, rank): how the coordinator and tasks name an endpoint.
+using EndpointKey = std::pair<std::string, int>;
+
+// A registered tensor as mapped into this process.
+struct TensorView {
+  const v1::ParameterSpec* spec = nullptr;
+  char* data = nullptr;
+  uint64_t nbytes = 0;
+};
+
+class TensorRegistry {
+ public:
+  // Maps the request's shared-memory regions and records the endpoint, replacing
+  // an earlier registration of the same (model, rank). INVALID_ARGUMENT names the
+  // tensor when its spec is malformed, names repeat, or its bytes do not lie
+  // inside its region or disagree with dtype x shape; NOT_FOUND when a region
+  // does not exist.
+  absl::Status RegisterEndpoint(const v1::LocalRegisterEndpointRequest& request);
+
+  // Forgets an endpoint (its registration was refused upstream).
+  void Remove(const EndpointKey& endpoint);
+
+  // NOT_FOUND names what is missing.
+  absl::StatusOr<TensorView> Find(const EndpointKey& endpoint, const std::string& tensor) const;
+
+  // The registration requests, for re-registering with a restarted coordinator.
+  std::vector<v1::LocalRegisterEndpointRequest> Registrations() const;
+
+  void SetVersion(const EndpointKey& endpoint, int64_t version);
+  // NOT_FOUND for an unknown endpoint; 0 before its first sync.
+  absl::StatusOr<int64_t> GetVersion(const EndpointKey& endpoint) const;
+
+ private:
+  struct Endpoint {
+    v1::LocalRegisterEndpointRequest request;
+    std::vector<std::shared_ptr<SharedMemoryRegion>> regions;  // Keeps mappings alive.
+    absl::flat_hash_map<std::string, TensorView> tensors;      // Points into `request`.
+    int64_t version = 0;
+  };
+
+  mutable absl::Mutex mu_;
+  // std::map: an Endpoint's address must be stable, views point into it.
+  std::map<EndpointKey, std::unique_ptr<Endpoint>> endpoints_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace paramsync::agent
+
+#endif  // PARAMSYNC_AGENT_TENSORS_TENSOR_REGISTRY_H_

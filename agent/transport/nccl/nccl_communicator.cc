@@ -1,0 +1,123 @@
+#include "agent/transport/nccl/nccl_communicator.h"
+
+#include "absl/strings/str_cat.h"
+#include "agent/transport/nccl/nccl_status.h"
+
+namespace paramsync::agent {
+namespace {
+
+// Polling interval of bounded waits: short against a sync's milliseconds, long
+// enough not to burn a core.
+constexpr absl::Duration kPollInterval = absl::Microseconds(50);
+constexpr absl::Duration kFinalizeTimeout = absl::Seconds(5);
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<NcclCommunicator>> NcclCommunicator::Start(
+    const std::string& name, int device, int nranks, int rank, const ncclUniqueId& id) {
+  absl::Status status = CudaToStatus(cudaSetDevice(device), absl::StrCat("cudaSetDevice(", device, ")"));
+  if (!status.ok()) return status;
+  std::unique_ptr<NcclCommunicator> communicator(new NcclCommunicator(name, device));
+  ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+  config.blocking = 0;
+  config.commName = communicator->name_.c_str();
+  const ncclResult_t result =
+      ncclCommInitRankConfig(&communicator->comm_, nranks, id, rank, &config);
+  if (result != ncclSuccess && result != ncclInProgress) {
+    communicator->Abort();
+    return NcclToStatus(result, absl::StrCat("ncclCommInitRankConfig of ", name));
+  }
+  return communicator;
+}
+
+NcclCommunicator::~NcclCommunicator() {
+  if (comm_ == nullptr) return;
+  if (state_ == State::kReady) {
+    cudaSetDevice(device_);
+    // Finalize flushes queued work and may itself run asynchronously: bounded
+    // like every other wait; PollAsync aborts when it fails or times out.
+    const ncclResult_t finalized = ncclCommFinalize(comm_);
+    if ((finalized == ncclSuccess || finalized == ncclInProgress) &&
+        PollAsync(absl::Now() + kFinalizeTimeout, "finalize").ok()) {
+      ncclCommDestroy(comm_);
+      comm_ = nullptr;
+      return;
+    }
+  }
+  Abort();
+}
+
+absl::Status NcclCommunicator::PollAsync(absl::Time deadline, const char* what) {
+  while (true) {
+    ncclResult_t async = ncclSuccess;
+    const ncclResult_t result = ncclCommGetAsyncError(comm_, &async);
+    if (result != ncclSuccess) {
+      Abort();
+      return NcclToStatus(result, absl::StrCat(what, " on ", name_));
+    }
+    if (async == ncclSuccess) return absl::OkStatus();
+    if (async != ncclInProgress) {
+      Abort();
+      return NcclToStatus(async, absl::StrCat(what, " on ", name_));
+    }
+    if (absl::Now() >= deadline) {
+      Abort();
+      return absl::DeadlineExceededError(
+          absl::StrCat(what, " on communicator ", name_, " did not finish by its deadline"));
+    }
+    absl::SleepFor(kPollInterval);
+  }
+}
+
+absl::Status NcclCommunicator::WaitReady(absl::Time deadline) {
+  if (state_ == State::kAborted) {
+    return absl::AbortedError(absl::StrCat("communicator ", name_, " was aborted"));
+  }
+  if (state_ == State::kReady) return absl::OkStatus();
+  absl::Status status = PollAsync(deadline, "communicator init");
+  if (status.ok()) state_ = State::kReady;
+  return status;
+}
+
+absl::Status NcclCommunicator::CheckEnqueue(ncclResult_t result, const char* what) {
+  if (result == ncclSuccess || result == ncclInProgress) return absl::OkStatus();
+  Abort();
+  return NcclToStatus(result, absl::StrCat(what, " on ", name_));
+}
+
+absl::Status NcclCommunicator::WaitStream(cudaStream_t stream, absl::Time deadline) {
+  if (state_ != State::kReady) {
+    return absl::FailedPreconditionError(absl::StrCat("communicator ", name_, " is not ready"));
+  }
+  while (true) {
+    const cudaError_t query = cudaStreamQuery(stream);
+    if (query == cudaSuccess) return absl::OkStatus();
+    if (query != cudaErrorNotReady) {
+      Abort();
+      return CudaToStatus(query, absl::StrCat("stream of ", name_));
+    }
+    ncclResult_t async = ncclSuccess;
+    ncclCommGetAsyncError(comm_, &async);
+    if (async != ncclSuccess && async != ncclInProgress) {
+      Abort();
+      return NcclToStatus(async, absl::StrCat("transfer on ", name_));
+    }
+    if (absl::Now() >= deadline) {
+      Abort();
+      return absl::DeadlineExceededError(
+          absl::StrCat("transfer on communicator ", name_, " did not finish by its deadline"));
+    }
+    absl::SleepFor(kPollInterval);
+  }
+}
+
+void NcclCommunicator::Abort() {
+  if (comm_ != nullptr) {
+    cudaSetDevice(device_);
+    ncclCommAbort(comm_);
+    comm_ = nullptr;
+  }
+  state_ = State::kAborted;
+}
+
+}  // namespace paramsync::agent

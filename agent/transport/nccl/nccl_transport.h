@@ -1,0 +1,82 @@
+// File: agent/transport/nccl/nccl_transport.h
+// -----------------------------------------------------------------------------
+// The transport for GPU memory: one NCCL communicator per collective group
+// (created on SetupGroup from the group's unique id, cached across syncs),
+// transfers to every other member as ncclBroadcast, to some of them as
+// ncclSend/ncclRecv, all on this agent's own CUDA stream and bounded by their
+// deadlines (a timeout aborts the communicator; the next SetupGroup recreates it).
+//
+// A group has one communicator rank per agent (device). Pairs of endpoints on the
+// same device never go through NCCL (it cannot send to itself): they are
+// refused here with FAILED_PRECONDITION and move by device copy instead.
+// Buffers passed to this transport are device pointers on `device`.
+#ifndef PARAMSYNC_AGENT_TRANSPORT_NCCL_NCCL_TRANSPORT_H_
+#define PARAMSYNC_AGENT_TRANSPORT_NCCL_NCCL_TRANSPORT_H_
+
+#include <cuda_runtime_api.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "agent/transport/nccl/nccl_communicator.h"
+#include "agent/transport/transport.h"
+
+namespace paramsync::agent {
+
+class NcclTransport final : public Transport {
+ public:
+  // How long communicator creation may take (all ranks must join).
+  static constexpr absl::Duration kInitTimeout = absl::Seconds(60);
+
+  // FAILED_PRECONDITION when `device` is not a usable CUDA device.
+  static absl::StatusOr<std::unique_ptr<NcclTransport>> Create(int device);
+  ~NcclTransport() override;
+
+  // See HostTransport::set_self_address.
+  void set_self_address(std::string address) { self_address_ = std::move(address); }
+
+  absl::string_view name() const override { return "nccl"; }
+  absl::Status SetupGroup(const GroupView& group) override;
+  void DestroyGroup(const std::string& name) override;
+  absl::Status BroadcastSend(const GroupView& group, uint64_t sync_id, uint64_t task_id,
+                             absl::Span<const int> receivers, absl::Span<const ConstBuffer> data,
+                             absl::Time deadline) override;
+  absl::Status BroadcastRecv(const GroupView& group, const TransferKey& key, int root_sync_rank,
+                             absl::Span<const int> receivers, absl::Span<const MutableBuffer> data,
+                             absl::Time deadline) override;
+  void Abort(uint64_t sync_id, const absl::Status& reason) override;
+
+ private:
+  // A communicator and what maps group members to its ranks.
+  struct Group {
+    std::vector<std::string> agents;  // Communicator rank -> agent address.
+    std::vector<int> members;         // Sync ranks, to tell a changed membership.
+    std::unique_ptr<NcclCommunicator> communicator;
+    absl::Mutex mu;                   // One operation at a time per communicator.
+  };
+
+  NcclTransport(int device, cudaStream_t stream) : device_(device), stream_(stream) {}
+  absl::StatusOr<std::shared_ptr<Group>> Find(const GroupView& group);
+  // The communicator rank of `sync_rank`'s agent.
+  static absl::StatusOr<int> CommRank(const Group& group, const GroupView& view, int sync_rank);
+  // Runs `enqueue` (NCCL calls inside ncclGroupStart/End) and waits for it.
+  absl::Status Run(Group& group, uint64_t sync_id, absl::Time deadline,
+                   const std::function<ncclResult_t()>& enqueue);
+
+  const int device_;
+  const cudaStream_t stream_;
+  std::string self_address_;  // Set once, before the agent registers.
+
+  absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<Group>> groups_ ABSL_GUARDED_BY(mu_);
+  std::multimap<uint64_t, std::shared_ptr<Group>> in_flight_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace paramsync::agent
+
+#endif  // PARAMSYNC_AGENT_TRANSPORT_NCCL_NCCL_TRANSPORT_H_

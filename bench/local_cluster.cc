@@ -1,0 +1,176 @@
+#include "bench/local_cluster.h"
+
+#include <stdlib.h>
+
+#include <fstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "client/coordinator_client.h"
+
+namespace paramsync::bench {
+namespace {
+
+constexpr absl::Duration kStartTimeout = absl::Seconds(20);
+
+absl::StatusOr<std::string> WaitForAddressFile(const std::string& path, ChildProcess& process) {
+  const absl::Time deadline = absl::Now() + kStartTimeout;
+  while (absl::Now() < deadline) {
+    std::ifstream in(path);
+    std::string address;
+    if (in && std::getline(in, address) && !address.empty()) return address;
+    if (!process.Running()) {
+      return absl::UnavailableError(
+          absl::StrCat("process exited before serving; see ", process.log_path()));
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return absl::DeadlineExceededError(absl::StrCat("no address in ", path, " after ",
+                                                  absl::FormatDuration(kStartTimeout)));
+}
+
+// Parses "error <CODE> <message>" from tensor_holder into a status.
+absl::Status HolderError(const std::string& line) {
+  absl::string_view rest = line;
+  absl::ConsumePrefix(&rest, "error ");
+  const size_t space = rest.find(' ');
+  const absl::string_view code = rest.substr(0, space);
+  const std::string message(space == absl::string_view::npos ? "" : rest.substr(space + 1));
+  for (int c = 0; c <= 16; ++c) {
+    const auto status_code = static_cast<absl::StatusCode>(c);
+    if (absl::StatusCodeToString(status_code) == code) return absl::Status(status_code, message);
+  }
+  return absl::UnknownError(line);
+}
+
+}  // namespace
+
+std::string MakeWorkDir(const std::string& name) {
+  const char* base = getenv("TEST_TMPDIR");
+  std::string pattern = absl::StrCat(base != nullptr ? base : "/tmp", "/", name, "-XXXXXX");
+  if (mkdtemp(pattern.data()) == nullptr) return "/tmp";
+  return pattern;
+}
+
+std::string LocalCluster::Binary(const std::string& relative) const {
+  return bin_dir_.empty() ? relative : absl::StrCat(bin_dir_, "/", relative);
+}
+
+absl::StatusOr<std::string> LocalCluster::StartDaemon(const std::vector<std::string>& argv,
+                                                      const std::string& name,
+                                                      std::unique_ptr<ChildProcess>* out) {
+  const std::string address_file = absl::StrCat(work_dir_, "/", name, ".address");
+  std::vector<std::string> args = argv;
+  args.push_back(absl::StrCat("--address_file=", address_file));
+  absl::StatusOr<std::unique_ptr<ChildProcess>> process =
+      ChildProcess::Spawn(args, absl::StrCat(work_dir_, "/", name, ".log"), false);
+  if (!process.ok()) return process.status();
+  *out = *std::move(process);
+  return WaitForAddressFile(address_file, **out);
+}
+
+absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(int num_agents,
+                                                                  const std::string& work_dir) {
+  const char* bin_dir = getenv("PARAMSYNC_BIN_DIR");
+  std::unique_ptr<LocalCluster> cluster(
+      new LocalCluster(work_dir, bin_dir != nullptr ? bin_dir : ""));
+  absl::StatusOr<std::string> address = cluster->StartDaemon(
+      {cluster->Binary("coordinator/paramsync-coordinator"), "--listen=127.0.0.1:0",
+       "--heartbeat_interval_ms=200"},
+      "coordinator", &cluster->coordinator_);
+  if (!address.ok()) return address.status();
+  cluster->coordinator_address_ = *address;
+  for (int i = 0; i < num_agents; ++i) {
+    std::unique_ptr<ChildProcess> agent;
+    address = cluster->StartDaemon(
+        {cluster->Binary("agent/paramsync-agent"), "--listen=127.0.0.1:0", "--device=cpu",
+         absl::StrCat("--coordinator=", cluster->coordinator_address_)},
+        absl::StrCat("agent", i), &agent);
+    if (!address.ok()) return address.status();
+    cluster->agents_.push_back(std::move(agent));
+    cluster->agent_addresses_.push_back(*address);
+  }
+  client::CoordinatorClient coordinator(cluster->coordinator_address_);
+  const absl::Time deadline = absl::Now() + kStartTimeout;
+  while (true) {
+    absl::StatusOr<v1::ListAgentsResponse> agents = coordinator.ListAgents();
+    if (agents.ok() && agents->agents_size() == num_agents) break;
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("agents did not all register within ", absl::FormatDuration(kStartTimeout)));
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return cluster;
+}
+
+LocalCluster::~LocalCluster() {
+  holders_.clear();
+  agents_.clear();
+  coordinator_.reset();
+}
+
+absl::StatusOr<std::vector<ChildProcess*>> LocalCluster::Deploy(const ModelDeployment& model) {
+  const int ranks = model.trainer ? model.tp * model.dp : model.tp * model.replicas;
+  if (static_cast<int>(model.agents.size()) != ranks) {
+    return absl::InvalidArgumentError(absl::StrCat("model ", model.model, " has ", ranks,
+                                                   " ranks but ", model.agents.size(),
+                                                   " agents are given"));
+  }
+  std::vector<ChildProcess*> out;
+  // Started all at once, then awaited: registration is the slow part.
+  for (int rank = 0; rank < ranks; ++rank) {
+    if (rank == model.skip_rank) continue;
+    std::vector<std::string> argv = {
+        Binary("bench/tensor_holder"),
+        absl::StrCat("--agent=", agent_addresses_.at(model.agents[rank])),
+        absl::StrCat("--model=", model.model),
+        absl::StrCat("--role=", model.trainer ? "trainer" : "inference"),
+        absl::StrCat("--rank=", rank),
+        absl::StrCat("--tp_size=", model.tp),
+        absl::StrCat("--tp_rank=", rank % model.tp),
+        absl::StrCat("--preset=", model.preset),
+        absl::StrCat("--seed=", model.seed),
+        absl::StrCat("--mismatch=", model.mismatch)};
+    if (model.trainer) {
+      argv.push_back(absl::StrCat("--dp_size=", model.dp));
+      argv.push_back(absl::StrCat("--dp_rank=", rank / model.tp));
+    } else {
+      argv.push_back(absl::StrCat("--replica=", rank / model.tp));
+      argv.push_back(absl::StrCat("--local_rank=", rank % model.tp));
+    }
+    absl::StatusOr<std::unique_ptr<ChildProcess>> holder = ChildProcess::Spawn(
+        argv, absl::StrCat(work_dir_, "/", model.model, "-", rank, ".log"), true);
+    if (!holder.ok()) return holder.status();
+    out.push_back(holder->get());
+    holders_.push_back(*std::move(holder));
+  }
+  for (ChildProcess* holder : out) {
+    absl::StatusOr<std::string> line = holder->ReadLine(kStartTimeout);
+    if (!line.ok()) return line.status();
+    if (*line != "ready") return HolderError(*line);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> LocalCluster::CommandAll(
+    const std::vector<ChildProcess*>& processes, const std::string& command) {
+  for (ChildProcess* process : processes) {
+    absl::Status written = process->WriteLine(command);
+    if (!written.ok()) return written;
+  }
+  std::vector<std::string> answers;
+  for (ChildProcess* process : processes) {
+    absl::StatusOr<std::string> line = process->ReadLine(absl::Seconds(120));
+    if (!line.ok()) return line.status();
+    if (!absl::StartsWith(*line, "ok")) {
+      return absl::DataLossError(absl::StrCat("'", command, "' on process ", process->pid(),
+                                              ": ", *line));
+    }
+    answers.push_back(*line);
+  }
+  return answers;
+}
+
+}  // namespace paramsync::bench

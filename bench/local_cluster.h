@@ -1,0 +1,80 @@
+// File: bench/local_cluster.h
+// -----------------------------------------------------------------------------
+// A whole paramsync deployment on this machine, as separate processes: one
+// coordinator, N agents (CPU devices) and framework processes (tensor_holder)
+// that register transformer-shaped parameter sets. Used by the demo, benchmarks
+// and integration tests; everything it started stops when it is destroyed.
+#ifndef PARAMSYNC_BENCH_LOCAL_CLUSTER_H_
+#define PARAMSYNC_BENCH_LOCAL_CLUSTER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "bench/child_process.h"
+
+namespace paramsync::bench {
+
+// One model's ranks, laid out on agents.
+struct ModelDeployment {
+  std::string model;
+  bool trainer = true;
+  int tp = 1;
+  int dp = 1;        // Trainer: Megatron data parallel size.
+  int replicas = 1;  // Inference: number of replicas.
+  std::vector<int> agents;  // Agent index of each rank, in model rank order.
+  std::string preset = "small";
+  uint64_t seed = 1;
+  std::string mismatch;  // Passed to tensor_holder --mismatch.
+  int skip_rank = -1;    // A rank not started (to test incomplete models).
+};
+
+class LocalCluster {
+ public:
+  // Starts a coordinator and `num_agents` agents, logs under `work_dir`, and
+  // waits until every agent registered.
+  static absl::StatusOr<std::unique_ptr<LocalCluster>> Start(int num_agents,
+                                                             const std::string& work_dir);
+  ~LocalCluster();
+
+  const std::string& coordinator_address() const { return coordinator_address_; }
+  const std::string& agent_address(int i) const { return agent_addresses_[i]; }
+  ChildProcess& coordinator() { return *coordinator_; }
+  ChildProcess& agent(int i) { return *agents_[i]; }
+
+  // Starts one framework process per rank of `model` and waits until each
+  // registered. Returns them in model rank order (owned by the cluster; without
+  // `skip_rank`). An
+  // error carries the first failing rank's "error <CODE> <message>" line.
+  absl::StatusOr<std::vector<ChildProcess*>> Deploy(const ModelDeployment& model);
+
+  // Sends `command` to every process and checks each answers a line starting with
+  // "ok"; returns the answers.
+  static absl::StatusOr<std::vector<std::string>> CommandAll(
+      const std::vector<ChildProcess*>& processes, const std::string& command);
+
+ private:
+  LocalCluster(std::string work_dir, std::string bin_dir)
+      : work_dir_(std::move(work_dir)), bin_dir_(std::move(bin_dir)) {}
+  std::string Binary(const std::string& relative) const;
+  absl::StatusOr<std::string> StartDaemon(const std::vector<std::string>& argv,
+                                          const std::string& name,
+                                          std::unique_ptr<ChildProcess>* out);
+
+  const std::string work_dir_;
+  const std::string bin_dir_;
+  std::string coordinator_address_;
+  std::vector<std::string> agent_addresses_;
+  // Destroyed in reverse: framework processes, then agents, then the coordinator.
+  std::unique_ptr<ChildProcess> coordinator_;
+  std::vector<std::unique_ptr<ChildProcess>> agents_;
+  std::vector<std::unique_ptr<ChildProcess>> holders_;
+};
+
+// A fresh directory for logs: $TEST_TMPDIR when set (Bazel tests), else /tmp.
+std::string MakeWorkDir(const std::string& name);
+
+}  // namespace paramsync::bench
+
+#endif  // PARAMSYNC_BENCH_LOCAL_CLUSTER_H_

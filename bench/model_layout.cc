@@ -1,0 +1,94 @@
+#include "bench/model_layout.h"
+
+#include <cstring>
+#include <functional>
+
+#include "absl/strings/str_cat.h"
+#include "common/dtype.h"
+#include "common/tensor_slice.h"
+
+namespace paramsync::bench {
+namespace {
+
+uint64_t SplitMix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+uint64_t Elements(const std::vector<int64_t>& shape) {
+  uint64_t n = 1;
+  for (int64_t d : shape) n *= static_cast<uint64_t>(d);
+  return n;
+}
+
+}  // namespace
+
+absl::StatusOr<ModelShape> ModelPreset(const std::string& name) {
+  if (name == "tiny") return ModelShape{1, 8, 16, 32, v1::DTYPE_FLOAT32};
+  if (name == "small") return ModelShape{2, 128, 256, 1024, v1::DTYPE_BFLOAT16};
+  if (name == "transformer-100m") return ModelShape{4, 768, 2048, 16000, v1::DTYPE_BFLOAT16};
+  return absl::InvalidArgumentError(absl::StrCat(
+      "model preset '", name, "' is unknown; accepted: tiny, small, transformer-100m"));
+}
+
+std::vector<ParameterLayout> TransformerParameters(const ModelShape& s) {
+  std::vector<ParameterLayout> out;
+  out.push_back({"embedding.word_embeddings.weight", s.dtype, {s.vocab, s.hidden}, 0});
+  for (int l = 0; l < s.layers; ++l) {
+    const std::string prefix = absl::StrCat("decoder.layers.", l, ".");
+    out.push_back({prefix + "input_layernorm.weight", s.dtype, {s.hidden}, std::nullopt});
+    out.push_back({prefix + "self_attention.linear_qkv.weight", s.dtype, {3 * s.hidden, s.hidden}, 0});
+    out.push_back({prefix + "self_attention.linear_proj.weight", s.dtype, {s.hidden, s.hidden}, 1});
+    out.push_back({prefix + "post_attention_layernorm.weight", s.dtype, {s.hidden}, std::nullopt});
+    out.push_back({prefix + "mlp.linear_fc1.weight", s.dtype, {2 * s.ffn, s.hidden}, 0});
+    out.push_back({prefix + "mlp.linear_fc2.weight", s.dtype, {s.hidden, s.ffn}, 1});
+  }
+  out.push_back({"decoder.final_layernorm.weight", s.dtype, {s.hidden}, std::nullopt});
+  out.push_back({"output_layer.weight", s.dtype, {s.vocab, s.hidden}, 0});
+  return out;
+}
+
+std::vector<int64_t> ShardShape(const ParameterLayout& parameter, int tp_size) {
+  std::vector<int64_t> shape = parameter.full_shape;
+  if (parameter.tp_split_dim.has_value()) shape[*parameter.tp_split_dim] /= tp_size;
+  return shape;
+}
+
+std::vector<client::TensorDecl> ShardDecls(const std::vector<ParameterLayout>& parameters,
+                                           int tp_size) {
+  std::vector<client::TensorDecl> out;
+  for (const ParameterLayout& p : parameters) {
+    out.push_back({p.name, p.dtype, ShardShape(p, tp_size), p.tp_split_dim});
+  }
+  return out;
+}
+
+uint64_t FullBytes(const ParameterLayout& parameter) {
+  return Elements(parameter.full_shape) * DTypeSize(parameter.dtype);
+}
+
+absl::Status FillShard(const ParameterLayout& parameter, uint64_t seed, int64_t version,
+                       int tp_size, int tp_rank, void* out, uint64_t out_bytes) {
+  // Whole 8-byte words of the full tensor from a counter-based generator, so
+  // every rank derives the same full tensor independently.
+  const uint64_t full_bytes = FullBytes(parameter);
+  std::vector<uint64_t> words((full_bytes + 7) / 8);
+  const uint64_t key = SplitMix64(seed ^ std::hash<std::string>()(parameter.name) ^
+                                  SplitMix64(static_cast<uint64_t>(version)));
+  for (uint64_t i = 0; i < words.size(); ++i) words[i] = SplitMix64(key + i);
+  if (!parameter.tp_split_dim.has_value() || tp_size == 1) {
+    if (out_bytes != full_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat("'", parameter.name, "' needs ", full_bytes,
+                                                     " bytes, buffer has ", out_bytes));
+    }
+    std::memcpy(out, words.data(), full_bytes);
+    return absl::OkStatus();
+  }
+  SliceSpec slice{parameter.full_shape, DTypeSize(parameter.dtype), *parameter.tp_split_dim,
+                  tp_size, tp_rank};
+  return CopySlice(slice, words.data(), out, out_bytes);
+}
+
+}  // namespace paramsync::bench

@@ -1,0 +1,166 @@
+// tensor_holder: a framework process (one trainer or inference rank) for demos
+// and tests. It registers a transformer-shaped parameter set with its agent,
+// then answers commands on stdin, one per line, with one line on stdout:
+//   fill V    -> "ok"                       write version V's values (trainer)
+//   verify V  -> "ok <tensors> <bytes>" or "mismatch <details>"
+//                                            check every byte against version V
+//   version   -> "ok <version held>"
+//   quit
+// Startup prints "ready" once registered, or "error <CODE> <message>" and exits 1.
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "bench/model_layout.h"
+#include "client/host_endpoint.h"
+
+ABSL_FLAG(std::string, agent, "", "agent host:port");
+ABSL_FLAG(std::string, model, "", "model name");
+ABSL_FLAG(std::string, role, "trainer", "trainer or inference");
+ABSL_FLAG(int, rank, 0, "rank in the model");
+ABSL_FLAG(int, replica, 0, "inference replica");
+ABSL_FLAG(int, local_rank, 0, "rank inside the inference replica");
+ABSL_FLAG(int, tp_size, 1, "tensor parallel size");
+ABSL_FLAG(int, tp_rank, 0, "tensor parallel rank");
+ABSL_FLAG(int, dp_size, 1, "trainer data parallel size");
+ABSL_FLAG(int, dp_rank, 0, "trainer data parallel rank");
+ABSL_FLAG(std::string, preset, "small", "parameter set: tiny, small, transformer-100m");
+ABSL_FLAG(uint64_t, seed, 1, "seed of the deterministic weights");
+ABSL_FLAG(std::string, mismatch, "",
+          "register a broken parameter set: 'dtype' or 'shape' of the first tensor differs");
+
+namespace paramsync::bench {
+namespace {
+
+std::string CodeName(absl::StatusCode code) { return absl::StatusCodeToString(code); }
+
+class Holder {
+ public:
+  Holder(std::vector<ParameterLayout> parameters, std::unique_ptr<client::HostEndpoint> endpoint,
+         int tp_size, int tp_rank, uint64_t seed)
+      : parameters_(std::move(parameters)),
+        endpoint_(std::move(endpoint)),
+        tp_size_(tp_size),
+        tp_rank_(tp_rank),
+        seed_(seed) {}
+
+  std::string Fill(int64_t version) {
+    for (const ParameterLayout& p : parameters_) {
+      absl::Status status = FillShard(p, seed_, version, tp_size_, tp_rank_,
+                                      endpoint_->Data(p.name), endpoint_->Bytes(p.name));
+      if (!status.ok()) return absl::StrCat("error ", status.message());
+    }
+    return "ok";
+  }
+
+  std::string Verify(int64_t version) {
+    uint64_t bytes = 0;
+    for (const ParameterLayout& p : parameters_) {
+      const uint64_t n = endpoint_->Bytes(p.name);
+      std::vector<char> expected(n);
+      absl::Status status = FillShard(p, seed_, version, tp_size_, tp_rank_, expected.data(), n);
+      if (!status.ok()) return absl::StrCat("error ", status.message());
+      const char* actual = static_cast<const char*>(endpoint_->Data(p.name));
+      if (std::memcmp(actual, expected.data(), n) != 0) {
+        uint64_t first = 0, differing = 0;
+        for (uint64_t i = 0; i < n; ++i) {
+          if (actual[i] != expected[i]) {
+            if (differing++ == 0) first = i;
+          }
+        }
+        return absl::StrCat("mismatch ", p.name, ": ", differing, " of ", n,
+                            " bytes differ, first at byte ", first);
+      }
+      bytes += n;
+    }
+    return absl::StrCat("ok ", parameters_.size(), " ", bytes);
+  }
+
+  std::string Version() {
+    absl::StatusOr<int64_t> version = endpoint_->Version();
+    if (!version.ok()) return absl::StrCat("error ", version.status().message());
+    return absl::StrCat("ok ", *version);
+  }
+
+ private:
+  const std::vector<ParameterLayout> parameters_;
+  const std::unique_ptr<client::HostEndpoint> endpoint_;
+  const int tp_size_;
+  const int tp_rank_;
+  const uint64_t seed_;
+};
+
+int Run() {
+  absl::StatusOr<ModelShape> shape = ModelPreset(absl::GetFlag(FLAGS_preset));
+  if (!shape.ok()) {
+    std::cout << "error INVALID_ARGUMENT " << shape.status().message() << std::endl;
+    return 1;
+  }
+  std::vector<ParameterLayout> parameters = TransformerParameters(*shape);
+  const int tp_size = absl::GetFlag(FLAGS_tp_size);
+  std::vector<client::TensorDecl> decls = ShardDecls(parameters, tp_size);
+  const std::string mismatch = absl::GetFlag(FLAGS_mismatch);
+  if (mismatch == "dtype") {
+    decls[0].dtype = decls[0].dtype == v1::DTYPE_FLOAT32 ? v1::DTYPE_FLOAT16 : v1::DTYPE_FLOAT32;
+  } else if (mismatch == "shape") {
+    decls[0].shape[1] += 1;
+  }
+
+  v1::EndpointSpec spec;
+  spec.set_model(absl::GetFlag(FLAGS_model));
+  const bool trainer = absl::GetFlag(FLAGS_role) == "trainer";
+  spec.set_role(trainer ? v1::ROLE_TRAINER : v1::ROLE_INFERENCE);
+  spec.set_rank(absl::GetFlag(FLAGS_rank));
+  spec.set_replica(absl::GetFlag(FLAGS_replica));
+  spec.set_local_rank(absl::GetFlag(FLAGS_local_rank));
+  v1::ParallelConfig* parallel = spec.mutable_parallel();
+  parallel->set_tp_size(tp_size);
+  parallel->set_tp_rank(absl::GetFlag(FLAGS_tp_rank));
+  parallel->set_pp_size(1);
+  parallel->set_ep_size(1);
+  parallel->set_dp_size(absl::GetFlag(FLAGS_dp_size));
+  parallel->set_dp_rank(absl::GetFlag(FLAGS_dp_rank));
+
+  absl::StatusOr<std::unique_ptr<client::HostEndpoint>> endpoint =
+      client::HostEndpoint::Register(absl::GetFlag(FLAGS_agent), spec, decls);
+  if (!endpoint.ok()) {
+    std::cout << "error " << CodeName(endpoint.status().code()) << " "
+              << endpoint.status().message() << std::endl;
+    return 1;
+  }
+  Holder holder(std::move(parameters), *std::move(endpoint), tp_size, parallel->tp_rank(),
+                absl::GetFlag(FLAGS_seed));
+  std::cout << "ready" << std::endl;
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    std::vector<std::string> words = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    if (words.empty()) continue;
+    int64_t version = 0;
+    if (words[0] == "quit") break;
+    if (words[0] == "version") {
+      std::cout << holder.Version() << std::endl;
+    } else if ((words[0] == "fill" || words[0] == "verify") && words.size() == 2 &&
+               absl::SimpleAtoi(words[1], &version)) {
+      std::cout << (words[0] == "fill" ? holder.Fill(version) : holder.Verify(version))
+                << std::endl;
+    } else {
+      std::cout << "error unknown command: " << line << std::endl;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace paramsync::bench
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  return paramsync::bench::Run();
+}

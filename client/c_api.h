@@ -1,0 +1,60 @@
+/* File: client/c_api.h
+ * -----------------------------------------------------------------------------
+ * The C ABI of the paramsync client, for languages that load a shared library
+ * (the Python package uses it through ctypes). Structured arguments and results
+ * are JSON in the protobuf JSON mapping of paramsync.v1 messages.
+ *
+ * Every function returning int returns 0 (OK) or a gRPC status code; then
+ * paramsync_last_error() holds the message (per thread, until the next call).
+ * Strings returned through char** are freed with paramsync_free_string().
+ */
+#ifndef PARAMSYNC_CLIENT_C_API_H_
+#define PARAMSYNC_CLIENT_C_API_H_
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct paramsync_endpoint paramsync_endpoint;
+
+const char* paramsync_last_error(void);
+void paramsync_free_string(char* s);
+
+/* Registers a framework endpoint with the local agent. `request_json` is a
+ * paramsync.v1.LocalRegisterEndpointRequest whose tensors carry only `spec`;
+ * the library places them in a new shared-memory region. */
+int paramsync_endpoint_register(const char* agent_address, const char* request_json,
+                                int64_t timeout_ms, paramsync_endpoint** out);
+/* The tensor's bytes in shared memory (NULL for an unknown name). */
+void* paramsync_endpoint_tensor(paramsync_endpoint* endpoint, const char* name,
+                                uint64_t* nbytes);
+int paramsync_endpoint_version(paramsync_endpoint* endpoint, int64_t timeout_ms,
+                               int64_t* version);
+/* Unmaps and unlinks the region; the agent keeps its own mapping. */
+void paramsync_endpoint_free(paramsync_endpoint* endpoint);
+
+/* `group_json`: a paramsync.v1.SyncGroupSpec. */
+int paramsync_create_group(const char* coordinator_address, const char* group_json,
+                           int64_t timeout_ms);
+/* `*response_json`: a paramsync.v1.SyncResponse. */
+int paramsync_sync(const char* coordinator_address, const char* group, int64_t timeout_ms,
+                   char** response_json);
+/* `*plan_json`: a paramsync.v1.SyncPlan. */
+int paramsync_get_plan(const char* coordinator_address, const char* group, int64_t timeout_ms,
+                       char** plan_json);
+/* `*status_json`: {"agents": ListAgentsResponse, "endpoints": ListEndpointsResponse}. */
+int paramsync_status(const char* coordinator_address, int64_t timeout_ms, char** status_json);
+
+/* Calls `on_event(event_json, user)` for each error event (a
+ * paramsync.v1.ErrorEvent) until it returns non-zero or `timeout_ms` passes. */
+typedef int (*paramsync_event_callback)(const char* event_json, void* user);
+int paramsync_watch_errors(const char* coordinator_address, int64_t timeout_ms,
+                           paramsync_event_callback on_event, void* user);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PARAMSYNC_CLIENT_C_API_H_ */

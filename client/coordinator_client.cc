@@ -1,0 +1,86 @@
+#include "client/coordinator_client.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_channels.h"
+#include "common/grpc_status.h"
+
+namespace paramsync::client {
+namespace {
+
+template <typename Request, typename Response>
+absl::StatusOr<Response> Call(
+    v1::Coordinator::Stub* stub,
+    grpc::Status (v1::Coordinator::Stub::*rpc)(grpc::ClientContext*, const Request&, Response*),
+    const Request& request, absl::Duration timeout, const char* method) {
+  grpc::ClientContext context;
+  SetTimeout(context, timeout);
+  Response response;
+  absl::Status status = FromGrpcStatus((stub->*rpc)(&context, request, &response), method);
+  if (!status.ok()) return status;
+  return response;
+}
+
+}  // namespace
+
+CoordinatorClient::CoordinatorClient(const std::string& address)
+    : address_(address), stub_(v1::Coordinator::NewStub(MakeAgentChannel(address))) {}
+
+absl::Status CoordinatorClient::CreateSyncGroup(const v1::SyncGroupSpec& group,
+                                                absl::Duration timeout) {
+  v1::CreateSyncGroupRequest request;
+  *request.mutable_group() = group;
+  return Call(stub_.get(), &v1::Coordinator::Stub::CreateSyncGroup, request, timeout,
+              "CreateSyncGroup")
+      .status();
+}
+
+absl::StatusOr<v1::SyncResponse> CoordinatorClient::Sync(const std::string& group,
+                                                         absl::Duration timeout) {
+  v1::SyncRequest request;
+  request.set_group(group);
+  return Call(stub_.get(), &v1::Coordinator::Stub::Sync, request, timeout, "Sync");
+}
+
+absl::StatusOr<v1::SyncPlan> CoordinatorClient::GetPlan(const std::string& group,
+                                                        absl::Duration timeout) {
+  v1::GetPlanRequest request;
+  request.set_group(group);
+  absl::StatusOr<v1::GetPlanResponse> response =
+      Call(stub_.get(), &v1::Coordinator::Stub::GetPlan, request, timeout, "GetPlan");
+  if (!response.ok()) return response.status();
+  return response->plan();
+}
+
+absl::StatusOr<v1::ListAgentsResponse> CoordinatorClient::ListAgents(absl::Duration timeout) {
+  return Call(stub_.get(), &v1::Coordinator::Stub::ListAgents, v1::ListAgentsRequest(), timeout,
+              "ListAgents");
+}
+
+absl::StatusOr<v1::ListEndpointsResponse> CoordinatorClient::ListEndpoints(
+    const std::string& model, absl::Duration timeout) {
+  v1::ListEndpointsRequest request;
+  request.set_model(model);
+  return Call(stub_.get(), &v1::Coordinator::Stub::ListEndpoints, request, timeout,
+              "ListEndpoints");
+}
+
+absl::Status CoordinatorClient::WatchErrors(
+    const std::function<bool(const v1::ErrorEvent&)>& on_event, absl::Duration timeout) {
+  grpc::ClientContext context;
+  SetTimeout(context, timeout);
+  std::unique_ptr<grpc::ClientReader<v1::ErrorEvent>> reader =
+      stub_->WatchErrors(&context, v1::WatchErrorsRequest());
+  v1::ErrorEvent event;
+  while (reader->Read(&event)) {
+    if (!on_event(event)) {
+      context.TryCancel();
+      reader->Finish();
+      return absl::OkStatus();
+    }
+  }
+  grpc::Status status = reader->Finish();
+  if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) return absl::OkStatus();
+  return FromGrpcStatus(status, "WatchErrors");
+}
+
+}  // namespace paramsync::client

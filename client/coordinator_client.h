@@ -1,0 +1,45 @@
+// File: client/coordinator_client.h
+// -----------------------------------------------------------------------------
+// What orchestration scripts call on the coordinator: create a sync group, run a
+// sync, read plans and status, and watch the error channel. Every call takes a
+// timeout and returns the coordinator's status unchanged.
+#ifndef PARAMSYNC_CLIENT_COORDINATOR_CLIENT_H_
+#define PARAMSYNC_CLIENT_COORDINATOR_CLIENT_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "paramsync/v1/coordinator.grpc.pb.h"
+
+namespace paramsync::client {
+
+class CoordinatorClient {
+ public:
+  explicit CoordinatorClient(const std::string& address);
+
+  absl::Status CreateSyncGroup(const v1::SyncGroupSpec& group,
+                               absl::Duration timeout = absl::Seconds(10));
+  absl::StatusOr<v1::SyncResponse> Sync(const std::string& group,
+                                        absl::Duration timeout = absl::Minutes(5));
+  absl::StatusOr<v1::SyncPlan> GetPlan(const std::string& group,
+                                       absl::Duration timeout = absl::Seconds(30));
+  absl::StatusOr<v1::ListAgentsResponse> ListAgents(absl::Duration timeout = absl::Seconds(10));
+  absl::StatusOr<v1::ListEndpointsResponse> ListEndpoints(
+      const std::string& model = "", absl::Duration timeout = absl::Seconds(10));
+
+  // Streams error events to `on_event` until it returns false, `timeout`
+  // passes (then OK), or the stream fails.
+  absl::Status WatchErrors(const std::function<bool(const v1::ErrorEvent&)>& on_event,
+                           absl::Duration timeout);
+
+ private:
+  const std::string address_;
+  const std::unique_ptr<v1::Coordinator::Stub> stub_;
+};
+
+}  // namespace paramsync::client
+
+#endif  // PARAMSYNC_CLIENT_COORDINATOR_CLIENT_H_

@@ -1,0 +1,168 @@
+// paramsyncctl: the command line for paramsync.
+//
+//   paramsyncctl plan --topology=FILE [--format=json]    plan offline (no daemon)
+//   paramsyncctl status                                  agents and endpoints
+//   paramsyncctl create-group --group=G --src=M --dst=M [--comm_type=broadcast|p2p]
+//   paramsyncctl sync --group=G                          run one sync, print its report
+//   paramsyncctl get-plan --group=G                      the plan the coordinator would run
+//   paramsyncctl watch [--timeout_s=N]                   print the error channel
+//
+// Exit codes: 0 success; 1 the operation failed (the status code and message are
+// printed); 2 bad usage.
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <google/protobuf/util/json_util.h>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "client/coordinator_client.h"
+#include "common/dtype.h"
+#include "coordinator/planner/plan_builder.h"
+#include "coordinator/planner/plan_json.h"
+
+ABSL_FLAG(std::string, coordinator, "127.0.0.1:50051", "coordinator host:port");
+ABSL_FLAG(std::string, topology, "", "plan: topology JSON file (golden case format)");
+ABSL_FLAG(std::string, format, "json", "plan: output format (json)");
+ABSL_FLAG(std::string, group, "", "sync group name");
+ABSL_FLAG(std::string, src, "", "create-group: trainer model");
+ABSL_FLAG(std::string, dst, "", "create-group: inference model");
+ABSL_FLAG(std::string, comm_type, "broadcast", "create-group: broadcast or p2p");
+ABSL_FLAG(int, timeout_s, 300, "deadline of the operation in seconds");
+
+namespace paramsync {
+namespace {
+
+constexpr int kFailed = 1;
+constexpr int kUsage = 2;
+
+int Fail(const absl::Status& status) {
+  std::cerr << "error: " << absl::StatusCodeToString(status.code()) << ": " << status.message()
+            << "\n";
+  return kFailed;
+}
+
+int Usage(const std::string& message) {
+  std::cerr << "usage error: " << message << "\n" << absl::ProgramUsageMessage() << "\n";
+  return kUsage;
+}
+
+std::string Json(const google::protobuf::Message& message) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.always_print_primitive_fields = true;
+  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  return json;
+}
+
+int Plan() {
+  if (absl::GetFlag(FLAGS_format) != "json") return Usage("--format accepts only json");
+  const std::string path = absl::GetFlag(FLAGS_topology);
+  if (path.empty()) return Usage("plan needs --topology=FILE");
+  std::ifstream in(path);
+  if (!in) return Fail(absl::NotFoundError(absl::StrCat("cannot read ", path)));
+  std::stringstream text;
+  text << in.rdbuf();
+  absl::StatusOr<planner::SyncTopology> topology = planner::TopologyFromJson(text.str());
+  absl::StatusOr<planner::SyncPlan> plan =
+      topology.ok() ? planner::BuildSyncPlan(*topology) : topology.status();
+  if (!plan.ok()) {
+    std::cout << planner::ErrorToJson(plan.status()) << "\n";
+    return kFailed;
+  }
+  std::cout << planner::PlanToJson(*plan) << "\n";
+  return 0;
+}
+
+int Status(client::CoordinatorClient& coordinator, absl::Duration timeout) {
+  absl::StatusOr<v1::ListAgentsResponse> agents = coordinator.ListAgents(timeout);
+  if (!agents.ok()) return Fail(agents.status());
+  absl::StatusOr<v1::ListEndpointsResponse> endpoints = coordinator.ListEndpoints("", timeout);
+  if (!endpoints.ok()) return Fail(endpoints.status());
+  std::cout << absl::StrFormat("%-10s %-24s %-14s %s\n", "AGENT", "ADDRESS", "HOST", "DEVICE");
+  for (const v1::AgentInfo& a : agents->agents()) {
+    std::cout << absl::StrFormat("%-10s %-24s %-14s %s\n", a.agent_id(), a.address(), a.host(),
+                                 a.device());
+  }
+  std::cout << absl::StrFormat("\n%-20s %-10s %5s %8s %3s %3s %8s %12s %8s\n", "MODEL", "ROLE",
+                               "RANK", "REPLICA", "TP", "PP", "TENSORS", "BYTES", "VERSION");
+  for (const v1::EndpointStatus& e : endpoints->endpoints()) {
+    const v1::EndpointSpec& s = e.endpoint();
+    std::cout << absl::StrFormat(
+        "%-20s %-10s %5d %8d %3d %3d %8d %12d %8d\n", s.model(),
+        s.role() == v1::ROLE_TRAINER ? "trainer" : "inference", s.rank(), s.replica(),
+        s.parallel().tp_size(), s.parallel().pp_size(), e.parameters(), e.bytes(), e.version());
+  }
+  return 0;
+}
+
+int Run(const std::vector<char*>& args) {
+  if (args.size() != 2) return Usage("expected exactly one command");
+  const std::string command = args[1];
+  if (command == "plan") return Plan();
+  client::CoordinatorClient coordinator(absl::GetFlag(FLAGS_coordinator));
+  const absl::Duration timeout = absl::Seconds(absl::GetFlag(FLAGS_timeout_s));
+  const std::string group = absl::GetFlag(FLAGS_group);
+  if (command == "status") return Status(coordinator, timeout);
+  if (command == "create-group") {
+    v1::SyncGroupSpec spec;
+    spec.set_name(group);
+    spec.set_src_model(absl::GetFlag(FLAGS_src));
+    spec.set_dst_model(absl::GetFlag(FLAGS_dst));
+    const std::string comm = absl::GetFlag(FLAGS_comm_type);
+    if (comm != "broadcast" && comm != "p2p") {
+      return Usage("--comm_type accepts broadcast or p2p");
+    }
+    spec.set_comm_type(comm == "p2p" ? v1::COMM_TYPE_P2P : v1::COMM_TYPE_BROADCAST);
+    absl::Status status = coordinator.CreateSyncGroup(spec, timeout);
+    if (!status.ok()) return Fail(status);
+    std::cout << "created sync group " << group << "\n";
+    return 0;
+  }
+  if (command == "sync") {
+    absl::StatusOr<v1::SyncResponse> report = coordinator.Sync(group, timeout);
+    if (!report.ok()) return Fail(report.status());
+    std::cout << absl::StrFormat("group %s: version %d, %d tensors, %d bytes in %.1f ms\n", group,
+                                 report->version(), report->tensors(), report->bytes(),
+                                 report->duration_ms());
+    for (const v1::StageReport& stage : report->stages()) {
+      std::cout << absl::StrFormat("  %s: %.1f ms\n", stage.name(), stage.duration_ms());
+    }
+    return 0;
+  }
+  if (command == "get-plan") {
+    absl::StatusOr<v1::SyncPlan> plan = coordinator.GetPlan(group, timeout);
+    if (!plan.ok()) return Fail(plan.status());
+    std::cout << Json(*plan) << "\n";
+    return 0;
+  }
+  if (command == "watch") {
+    absl::Status status = coordinator.WatchErrors(
+        [](const v1::ErrorEvent& event) {
+          std::cout << Json(event) << std::endl;
+          return true;
+        },
+        timeout);
+    return status.ok() ? 0 : Fail(status);
+  }
+  return Usage(absl::StrCat("unknown command '", command,
+                            "'; accepted: plan, status, create-group, sync, get-plan, watch"));
+}
+
+}  // namespace
+}  // namespace paramsync
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "paramsyncctl COMMAND [flags]; commands: plan, status, create-group, sync, get-plan, "
+      "watch");
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  return paramsync::Run(args);
+}

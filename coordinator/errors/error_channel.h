@@ -1,0 +1,62 @@
+// File: coordinator/errors/error_channel.h
+// -----------------------------------------------------------------------------
+// The error channel: every error of a sync or reported by an agent is published
+// here and fanned out to every watcher (WatchErrors streams). Each watcher has a
+// bounded queue; a watcher too slow to keep up loses the oldest events and is
+// told how many through a synthetic event, rather than slowing publishers.
+#ifndef PARAMSYNC_COORDINATOR_ERRORS_ERROR_CHANNEL_H_
+#define PARAMSYNC_COORDINATOR_ERRORS_ERROR_CHANNEL_H_
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "paramsync/v1/types.pb.h"
+
+namespace paramsync::coordinator {
+
+class ErrorChannel {
+ public:
+  static constexpr size_t kQueueLimit = 1024;
+
+  class Subscription {
+   public:
+    // The next event, or nullopt when `timeout` passes or the channel closed.
+    std::optional<v1::ErrorEvent> Next(absl::Duration timeout);
+    bool closed() const;
+
+   private:
+    friend class ErrorChannel;
+    mutable absl::Mutex mu_;
+    std::deque<v1::ErrorEvent> queue_ ABSL_GUARDED_BY(mu_);
+    int64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
+    bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  };
+
+  std::shared_ptr<Subscription> Subscribe();
+  void Unsubscribe(const std::shared_ptr<Subscription>& subscription);
+
+  // Stamps the time when unset and delivers to every subscriber.
+  void Publish(v1::ErrorEvent event);
+  // Convenience for coordinator-side errors.
+  void Publish(const absl::Status& error, const std::string& agent_id, const std::string& group,
+               int64_t version);
+
+  // Wakes and ends every subscription (shutdown).
+  void Close();
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::shared_ptr<Subscription>> subscribers_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace paramsync::coordinator
+
+#endif  // PARAMSYNC_COORDINATOR_ERRORS_ERROR_CHANNEL_H_

@@ -1,0 +1,57 @@
+// File: coordinator/executor/agent_client.h
+// -----------------------------------------------------------------------------
+// The calls the coordinator makes to an agent, behind an interface so that the
+// executor does not depend on gRPC plumbing, and a pool that keeps one client
+// per agent address. Every call has a deadline.
+#ifndef PARAMSYNC_COORDINATOR_EXECUTOR_AGENT_CLIENT_H_
+#define PARAMSYNC_COORDINATOR_EXECUTOR_AGENT_CLIENT_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "paramsync/v1/agent.pb.h"
+
+namespace paramsync::coordinator {
+
+class AgentClientInterface {
+ public:
+  virtual ~AgentClientInterface() = default;
+  virtual absl::Status SetupGroups(const v1::SetupGroupsRequest& request,
+                                   absl::Time deadline) = 0;
+  virtual absl::StatusOr<v1::RunTasksResponse> RunTasks(const v1::RunTasksRequest& request,
+                                                        absl::Time deadline) = 0;
+  virtual absl::Status Commit(const v1::CommitRequest& request, absl::Time deadline) = 0;
+  virtual absl::Status DestroyGroups(const v1::DestroyGroupsRequest& request,
+                                     absl::Time deadline) = 0;
+  virtual absl::Status Abort(const v1::AbortRequest& request, absl::Time deadline) = 0;
+  // Makes calls in flight return CANCELLED now (coordinator shutdown).
+  virtual void CancelAll() = 0;
+};
+
+class AgentClientPool {
+ public:
+  using Factory = std::function<std::shared_ptr<AgentClientInterface>(const std::string& address)>;
+
+  // The default factory makes gRPC clients.
+  AgentClientPool();
+  explicit AgentClientPool(Factory factory) : factory_(std::move(factory)) {}
+
+  std::shared_ptr<AgentClientInterface> Get(const std::string& address);
+  void CancelAll();
+
+ private:
+  const Factory factory_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::shared_ptr<AgentClientInterface>> clients_
+      ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace paramsync::coordinator
+
+#endif  // PARAMSYNC_COORDINATOR_EXECUTOR_AGENT_CLIENT_H_

@@ -1,0 +1,55 @@
+// File: coordinator/registry/endpoint_registry.h
+// -----------------------------------------------------------------------------
+// Framework endpoints (trainer and inference ranks) with their parameters, the
+// agent each lives on, and the weights version each holds. Thread-safe.
+#ifndef PARAMSYNC_COORDINATOR_REGISTRY_ENDPOINT_REGISTRY_H_
+#define PARAMSYNC_COORDINATOR_REGISTRY_ENDPOINT_REGISTRY_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "coordinator/registry/agent_registry.h"
+#include "paramsync/v1/coordinator.pb.h"
+
+namespace paramsync::coordinator {
+
+struct EndpointRecord {
+  v1::EndpointSpec spec;
+  std::string agent_id;
+  std::vector<v1::ParameterSpec> parameters;
+  int64_t version = 0;  // 0: never synced.
+};
+
+class EndpointRegistry {
+ public:
+  // `agents` decides whether a duplicate's current holder is alive; it must
+  // outlive this registry.
+  explicit EndpointRegistry(const AgentRegistry* agents) : agents_(agents) {}
+
+  // Records the endpoint. INVALID_ARGUMENT for a malformed spec or parameters,
+  // or a layout other ranks of the model disagree with; NOT_FOUND for an unknown
+  // agent; ALREADY_EXISTS when another live agent holds (model, rank). The same
+  // agent registering it again replaces it (its framework process restarted).
+  absl::Status Register(const v1::RegisterEndpointRequest& request);
+
+  // Every endpoint of `model`, by rank. Empty when the model is unknown.
+  std::vector<EndpointRecord> Model(const std::string& model) const;
+  std::vector<EndpointRecord> All() const;
+
+  void SetVersion(const std::string& model, int rank, int64_t version);
+
+ private:
+  const AgentRegistry* const agents_;
+  mutable absl::Mutex mu_;
+  std::map<std::pair<std::string, int>, EndpointRecord> endpoints_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace paramsync::coordinator
+
+#endif  // PARAMSYNC_COORDINATOR_REGISTRY_ENDPOINT_REGISTRY_H_

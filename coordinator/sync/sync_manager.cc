@@ -1,0 +1,196 @@
+#include "coordinator/sync/sync_manager.h"
+
+#include <glog/logging.h>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "coordinator/planner/plan_builder.h"
+#include "coordinator/registry/endpoint_validation.h"
+#include "coordinator/sync/sync_participants.h"
+#include "coordinator/sync/transfer_plan_builder.h"
+
+namespace paramsync::coordinator {
+namespace {
+
+absl::Status ValidateGroupName(const std::string& name) {
+  if (name.empty() || name.size() > 256) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("group.name must be 1 to 256 characters, got ", name.size()));
+  }
+  for (char c : name) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "group.name '", name, "' has character '", std::string(1, c),
+          "'; accepted: letters, digits, '_', '-', '.' (it prefixes collective group names)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateGroupSpec(const v1::SyncGroupSpec& spec) {
+  RETURN_IF_ERROR(ValidateGroupName(spec.name()));
+  for (auto [field, model] : {std::pair{"src_model", &spec.src_model()},
+                              std::pair{"dst_model", &spec.dst_model()}}) {
+    if (model->empty() || model->size() > kMaxNameLength) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("group.", field, " must name a registered model"));
+    }
+  }
+  if (spec.src_model() == spec.dst_model()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "group.src_model and group.dst_model are both '", spec.src_model(), "'; they must differ"));
+  }
+  if (!v1::CommType_IsValid(spec.comm_type())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "group.comm_type is ", spec.comm_type(),
+        "; accepted: COMM_TYPE_BROADCAST (1), COMM_TYPE_P2P (2), or unset for broadcast"));
+  }
+  return absl::OkStatus();
+}
+
+v1::RankList ToRankList(const std::vector<int>& ranks) {
+  v1::RankList out;
+  for (int r : ranks) out.add_ranks(r);
+  return out;
+}
+
+v1::SyncPlan ToProto(const planner::SyncPlan& plan) {
+  v1::SyncPlan out;
+  out.set_comm_type(plan.comm_type == planner::CommType::kP2P ? v1::COMM_TYPE_P2P
+                                                               : v1::COMM_TYPE_BROADCAST);
+  out.set_tp_num_mapping(plan.tp_num_mapping);
+  for (const auto& ranks : plan.src_dp_ranks) *out.add_src_dp_ranks() = ToRankList(ranks);
+  for (const auto& ranks : plan.dst_dp_ranks) *out.add_dst_dp_ranks() = ToRankList(ranks);
+  for (const auto& [src, dst] : plan.stage1) {
+    v1::RankPair* pair = out.add_stage1();
+    pair->set_src(src);
+    pair->set_dst(dst);
+  }
+  for (const auto& [src, dst] : plan.stage2) {
+    v1::RankPair* pair = out.add_stage2();
+    pair->set_src(src);
+    pair->set_dst(dst);
+  }
+  for (const std::string& name : plan.collective_groups) out.add_collective_groups(name);
+  for (int rank : plan.send_order) out.add_send_order(rank);
+  return out;
+}
+
+struct PreparedSync {
+  SyncParticipants participants;
+  planner::SyncPlan plan;
+};
+
+absl::StatusOr<PreparedSync> Prepare(const v1::SyncGroupSpec& spec, const AgentRegistry& agents,
+                                     const EndpointRegistry& endpoints) {
+  absl::flat_hash_map<std::string, v1::AgentInfo> agent_map;
+  for (v1::AgentInfo& agent : agents.List()) agent_map[agent.agent_id()] = std::move(agent);
+  PreparedSync prepared;
+  ASSIGN_OR_RETURN(prepared.participants,
+                   BuildSyncParticipants(spec, endpoints.Model(spec.src_model()),
+                                         endpoints.Model(spec.dst_model()), agent_map));
+  ASSIGN_OR_RETURN(prepared.plan, planner::BuildSyncPlan(prepared.participants.topology));
+  return prepared;
+}
+
+}  // namespace
+
+SyncManager::SyncManager(AgentRegistry* agents, EndpointRegistry* endpoints,
+                         SyncExecutor* executor, ErrorChannel* errors)
+    : agents_(agents),
+      endpoints_(endpoints),
+      executor_(executor),
+      errors_(errors),
+      // Distinct from the ids of an earlier coordinator process, which agents
+      // may still remember as aborted.
+      next_sync_id_(static_cast<uint64_t>(absl::ToUnixMillis(absl::Now())) << 16) {}
+
+absl::Status SyncManager::CreateGroup(const v1::SyncGroupSpec& spec) {
+  RETURN_IF_ERROR(ValidateGroupSpec(spec));
+  absl::MutexLock lock(&mu_);
+  auto it = groups_.find(spec.name());
+  if (it != groups_.end()) {
+    if (it->second->spec.SerializeAsString() == spec.SerializeAsString()) return absl::OkStatus();
+    return absl::AlreadyExistsError(absl::StrCat(
+        "sync group '", spec.name(), "' already exists with another spec (",
+        it->second->spec.src_model(), " -> ", it->second->spec.dst_model(), ")"));
+  }
+  auto group = std::make_shared<Group>();
+  group->spec = spec;
+  groups_[spec.name()] = std::move(group);
+  LOG(INFO) << "created sync group " << spec.name() << ": " << spec.src_model() << " -> "
+            << spec.dst_model();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<SyncManager::Group>> SyncManager::FindGroup(
+    const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  auto it = groups_.find(name);
+  if (it == groups_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("sync group '", name, "' does not exist; create it with CreateSyncGroup"));
+  }
+  return it->second;
+}
+
+absl::StatusOr<v1::SyncPlan> SyncManager::GetPlan(const std::string& group_name) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Group> group, FindGroup(group_name));
+  ASSIGN_OR_RETURN(PreparedSync prepared, Prepare(group->spec, *agents_, *endpoints_));
+  // Checks the plan down to parameters, as a sync would.
+  RETURN_IF_ERROR(BuildTransferPlan(prepared.plan, prepared.participants).status());
+  return ToProto(prepared.plan);
+}
+
+absl::StatusOr<v1::SyncResponse> SyncManager::Sync(const std::string& group_name,
+                                                   absl::Time deadline) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Group> group, FindGroup(group_name));
+  absl::MutexLock lock(&group->sync_mu);
+  absl::StatusOr<v1::SyncResponse> result = RunSync(*group, deadline);
+  if (!result.ok()) {
+    LOG(ERROR) << "sync of group " << group_name << " version " << group->version + 1
+               << " failed: " << result.status();
+    errors_->Publish(result.status(), "", group_name, group->version + 1);
+  }
+  return result;
+}
+
+absl::StatusOr<v1::SyncResponse> SyncManager::RunSync(Group& group, absl::Time deadline) {
+  const absl::Time start = absl::Now();
+  const int64_t version = group.version + 1;
+  ASSIGN_OR_RETURN(PreparedSync prepared, Prepare(group.spec, *agents_, *endpoints_));
+  ASSIGN_OR_RETURN(TransferPlan transfer,
+                   BuildTransferPlan(prepared.plan, prepared.participants));
+  const uint64_t sync_id = next_sync_id_++;
+  ASSIGN_OR_RETURN(SyncOutcome outcome, executor_->Execute(transfer, sync_id, version, deadline));
+  if (outcome.bytes_received != transfer.dst_bytes) {
+    return absl::InternalError(absl::StrCat("agents wrote ", outcome.bytes_received,
+                                            " bytes, the plan needs ", transfer.dst_bytes));
+  }
+  group.version = version;
+  for (const SyncRank& rank : prepared.participants.ranks) {
+    if (rank.sync_rank >= prepared.participants.num_src) {
+      endpoints_->SetVersion(rank.endpoint.spec.model(), rank.endpoint.spec.rank(), version);
+    }
+  }
+  v1::SyncResponse response;
+  response.set_version(version);
+  response.set_tensors(transfer.dst_tensors);
+  response.set_bytes(transfer.dst_bytes);
+  response.set_duration_ms(absl::ToDoubleMilliseconds(absl::Now() - start));
+  for (size_t s = 0; s < outcome.stage_ms.size(); ++s) {
+    v1::StageReport* stage = response.add_stages();
+    stage->set_name(absl::StrCat("stage", s + 1));
+    stage->set_duration_ms(outcome.stage_ms[s]);
+  }
+  group.history.push_back(response);
+  if (group.history.size() > kHistoryLimit) group.history.pop_front();
+  LOG(INFO) << "sync " << sync_id << " of group " << group.spec.name() << " committed version "
+            << version << ": " << response.tensors() << " tensors, " << response.bytes()
+            << " bytes in " << response.duration_ms() << " ms";
+  return response;
+}
+
+}  // namespace paramsync::coordinator

@@ -1,0 +1,75 @@
+// File: coordinator/sync/sync_manager.h
+// -----------------------------------------------------------------------------
+// Sync groups and their syncs: creates groups, plans them from the registered
+// endpoints, runs syncs through the executor, keeps each group's version and
+// recent history, and publishes every failure on the error channel.
+//
+// Syncs of one group run one at a time (a second caller waits); syncs of
+// different groups run concurrently.
+#ifndef PARAMSYNC_COORDINATOR_SYNC_SYNC_MANAGER_H_
+#define PARAMSYNC_COORDINATOR_SYNC_SYNC_MANAGER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "coordinator/errors/error_channel.h"
+#include "coordinator/executor/sync_executor.h"
+#include "coordinator/registry/agent_registry.h"
+#include "coordinator/registry/endpoint_registry.h"
+#include "paramsync/v1/coordinator.pb.h"
+
+namespace paramsync::coordinator {
+
+class SyncManager {
+ public:
+  static constexpr size_t kHistoryLimit = 64;
+
+  // Pointers must outlive the manager.
+  SyncManager(AgentRegistry* agents, EndpointRegistry* endpoints, SyncExecutor* executor,
+              ErrorChannel* errors);
+
+  // INVALID_ARGUMENT for a malformed spec; ALREADY_EXISTS when a group of that
+  // name exists with another spec (the same spec again is accepted).
+  absl::Status CreateGroup(const v1::SyncGroupSpec& spec);
+
+  // The plan a sync of `group` would run now. NOT_FOUND for an unknown group or
+  // model; FAILED_PRECONDITION or INVALID_ARGUMENT when the registered topology
+  // cannot be synced (the message says why).
+  absl::StatusOr<v1::SyncPlan> GetPlan(const std::string& group);
+
+  // Runs one sync of `group`; see the file comment.
+  absl::StatusOr<v1::SyncResponse> Sync(const std::string& group, absl::Time deadline);
+
+ private:
+  struct Group {
+    v1::SyncGroupSpec spec;
+    absl::Mutex sync_mu;  // Held for the whole of one sync.
+    int64_t version ABSL_GUARDED_BY(sync_mu) = 0;
+    std::deque<v1::SyncResponse> history ABSL_GUARDED_BY(sync_mu);
+  };
+
+  absl::StatusOr<std::shared_ptr<Group>> FindGroup(const std::string& name);
+  absl::StatusOr<v1::SyncResponse> RunSync(Group& group, absl::Time deadline)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(group.sync_mu);
+
+  AgentRegistry* const agents_;
+  EndpointRegistry* const endpoints_;
+  SyncExecutor* const executor_;
+  ErrorChannel* const errors_;
+  std::atomic<uint64_t> next_sync_id_;
+
+  absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<Group>> groups_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace paramsync::coordinator
+
+#endif  // PARAMSYNC_COORDINATOR_SYNC_SYNC_MANAGER_H_

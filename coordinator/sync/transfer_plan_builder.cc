@@ -1,0 +1,293 @@
+#include "coordinator/sync/transfer_plan_builder.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/dtype.h"
+#include "common/status_macros.h"
+
+namespace paramsync::coordinator {
+namespace {
+
+// Root and receivers of one broadcast, as ranks.
+struct Broadcast {
+  int stage = 1;
+  int root = 0;
+  std::vector<int> receivers;
+};
+
+// Groups pairs by sender, keeping the plan's order of senders and receivers.
+std::vector<Broadcast> GroupBySender(const std::vector<std::pair<int, int>>& pairs, int stage,
+                                     bool one_per_pair) {
+  std::vector<Broadcast> out;
+  std::map<int, size_t> index_of_root;
+  for (const auto& [src, dst] : pairs) {
+    if (one_per_pair) {
+      out.push_back(Broadcast{stage, src, {dst}});
+      continue;
+    }
+    auto [it, inserted] = index_of_root.emplace(src, out.size());
+    if (inserted) out.push_back(Broadcast{stage, src, {}});
+    out[it->second].receivers.push_back(dst);
+  }
+  return out;
+}
+
+// The planner names each broadcast group "..._from_<root>_to_<r1>_<r2>...";
+// finds the one of (root, receivers).
+absl::StatusOr<std::string> FindGroupName(const planner::SyncPlan& plan,
+                                          const Broadcast& broadcast) {
+  const std::set<int> wanted(broadcast.receivers.begin(), broadcast.receivers.end());
+  for (const std::string& name : plan.collective_groups) {
+    const size_t from = name.rfind("_from_");
+    const size_t to = name.rfind("_to_");
+    if (from == std::string::npos || to == std::string::npos || to < from) continue;
+    int root = 0;
+    if (!absl::SimpleAtoi(name.substr(from + 6, to - from - 6), &root) ||
+        root != broadcast.root) {
+      continue;
+    }
+    std::set<int> receivers;
+    for (absl::string_view part : absl::StrSplit(name.substr(to + 4), '_')) {
+      int rank = 0;
+      if (absl::SimpleAtoi(part, &rank)) receivers.insert(rank);
+    }
+    if (receivers == wanted) return name;
+  }
+  return absl::InternalError(absl::StrCat("the plan names no collective group for stage ",
+                                          broadcast.stage, " from rank ", broadcast.root,
+                                          " to ranks ", absl::StrJoin(broadcast.receivers, ",")));
+}
+
+const v1::ParameterSpec* FindParameter(const EndpointRecord& endpoint, const std::string& name) {
+  for (const v1::ParameterSpec& p : endpoint.parameters) {
+    if (p.name() == name) return &p;
+  }
+  return nullptr;
+}
+
+std::string Describe(const SyncRank& rank) {
+  return absl::StrCat(rank.endpoint.spec.model(), " rank ", rank.endpoint.spec.rank(),
+                      " (sync rank ", rank.sync_rank, ")");
+}
+
+std::string ShapeString(absl::Span<const int64_t> shape) {
+  return absl::StrCat("[", absl::StrJoin(shape, ","), "]");
+}
+
+// Builds the tensor moves of one broadcast and records, per receiver, what it
+// will hold afterwards.
+class TaskAssembler {
+ public:
+  TaskAssembler(const planner::SyncPlan& plan, const SyncParticipants& participants)
+      : plan_(plan), participants_(participants) {}
+
+  absl::StatusOr<v1::TransferTask> Assemble(const Broadcast& broadcast, const std::string& group,
+                                            const std::set<int>& stage2_roots) {
+    v1::TransferTask task;
+    task.set_task_id(next_task_id_++);
+    task.set_stage(broadcast.stage);
+    task.set_group(group);
+    task.set_root_sync_rank(broadcast.root);
+    task.set_from_staging(broadcast.stage > 1);
+    const int k = plan_.tp_num_mapping;
+    for (int receiver : broadcast.receivers) {
+      v1::Receiver* r = task.add_receivers();
+      r->set_sync_rank(receiver);
+      r->set_slice_index(k > 1 ? Rank(receiver).endpoint.spec.parallel().tp_rank() % k : 0);
+      r->set_stage_whole(stage2_roots.count(receiver) > 0);
+    }
+    ASSIGN_OR_RETURN(std::vector<v1::TensorMove> moves, MovesFrom(broadcast));
+    for (v1::TensorMove& move : moves) {
+      for (int receiver : broadcast.receivers) {
+        RETURN_IF_ERROR(CheckAndRecord(move, broadcast.root, Rank(receiver)));
+      }
+      *task.add_tensors() = std::move(move);
+    }
+    return task;
+  }
+
+  // FAILED_PRECONDITION naming inference ranks that would lack a parameter.
+  absl::Status CheckCoverage() const {
+    std::vector<std::string> problems;
+    for (int r = participants_.num_src; r < static_cast<int>(participants_.ranks.size()); ++r) {
+      const SyncRank& rank = Rank(r);
+      auto it = received_.find(r);
+      for (const v1::ParameterSpec& p : rank.endpoint.parameters) {
+        if (it == received_.end() || it->second.count(p.name()) == 0) {
+          problems.push_back(absl::StrCat(Describe(rank), " would not receive '", p.name(), "'"));
+        }
+      }
+    }
+    if (problems.empty()) return absl::OkStatus();
+    const size_t shown = std::min<size_t>(problems.size(), 8);
+    return absl::FailedPreconditionError(absl::StrCat(
+        "plan leaves parameters without weights: ",
+        absl::StrJoin(problems.begin(), problems.begin() + shown, "; "),
+        problems.size() > shown ? absl::StrCat("; and ", problems.size() - shown, " more") : ""));
+  }
+
+ private:
+  const SyncRank& Rank(int sync_rank) const { return participants_.ranks[sync_rank]; }
+
+  // Stage 1: the trainer rank's parameters. Later stages: what the root itself
+  // received whole in the stage before.
+  absl::StatusOr<std::vector<v1::TensorMove>> MovesFrom(const Broadcast& broadcast) const {
+    std::vector<v1::TensorMove> moves;
+    if (broadcast.stage > 1) {
+      auto it = whole_moves_.find(broadcast.root);
+      if (it == whole_moves_.end()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "stage ", broadcast.stage, " sends from ", Describe(Rank(broadcast.root)),
+            ", which receives nothing in the stage before"));
+      }
+      return it->second;
+    }
+    const int k = plan_.tp_num_mapping;
+    for (const v1::ParameterSpec& p : Rank(broadcast.root).endpoint.parameters) {
+      v1::TensorMove move;
+      move.set_src_name(p.name());
+      move.set_dst_name(p.name());
+      move.set_dtype(p.dtype());
+      *move.mutable_wire_shape() = p.shape();
+      const bool sliced = k > 1 && p.has_tp_split_dim();
+      move.set_slice_dim(sliced ? p.tp_split_dim() : 0);
+      move.set_num_slices(sliced ? k : 1);
+      moves.push_back(std::move(move));
+    }
+    return moves;
+  }
+
+  absl::Status CheckAndRecord(const v1::TensorMove& move, int root, const SyncRank& receiver) {
+    const v1::ParameterSpec* dst = FindParameter(receiver.endpoint, move.dst_name());
+    const std::string sender = Describe(Rank(root));
+    if (dst == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat(sender, " sends '", move.src_name(),
+                                                        "' but ", Describe(receiver),
+                                                        " registered no such parameter"));
+    }
+    if (dst->dtype() != move.dtype()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "dtype mismatch for '", move.dst_name(), "': ", sender, " has ",
+          DTypeName(move.dtype()), ", ", Describe(receiver), " has ", DTypeName(dst->dtype())));
+    }
+    std::vector<int64_t> expected(move.wire_shape().begin(), move.wire_shape().end());
+    if (move.num_slices() > 1) {
+      const int64_t size = expected[move.slice_dim()];
+      if (size % move.num_slices() != 0) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "'", move.src_name(), "' of ", sender, " has dimension ", move.slice_dim(),
+            " of size ", size, ", not divisible by dst TP / src TP = ", move.num_slices()));
+      }
+      expected[move.slice_dim()] = size / move.num_slices();
+    }
+    if (!std::equal(expected.begin(), expected.end(), dst->shape().begin(), dst->shape().end())) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "shape mismatch for '", move.dst_name(), "': ", Describe(receiver), " registered ",
+          ShapeString(dst->shape()), " but receives ", ShapeString(expected), " from ", sender,
+          move.num_slices() > 1 ? absl::StrCat(" (its ", ShapeString(move.wire_shape()),
+                                               " shard split ", move.num_slices(), " ways)")
+                                : ""));
+    }
+    if (!received_[receiver.sync_rank].insert(move.dst_name()).second) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          Describe(receiver), " would receive '", move.dst_name(), "' twice (again from ",
+          sender, ")"));
+    }
+    v1::TensorMove whole = move;
+    whole.set_src_name(move.dst_name());
+    whole_moves_[receiver.sync_rank].push_back(std::move(whole));
+    return absl::OkStatus();
+  }
+
+  const planner::SyncPlan& plan_;
+  const SyncParticipants& participants_;
+  uint64_t next_task_id_ = 1;
+  std::map<int, std::set<std::string>> received_;
+  std::map<int, std::vector<v1::TensorMove>> whole_moves_;
+};
+
+v1::GroupMember MemberOf(const SyncRank& rank) {
+  v1::GroupMember member;
+  member.set_sync_rank(rank.sync_rank);
+  member.set_agent_id(rank.agent.agent_id());
+  member.set_agent_address(rank.agent.address());
+  member.set_model(rank.endpoint.spec.model());
+  member.set_model_rank(rank.endpoint.spec.rank());
+  return member;
+}
+
+}  // namespace
+
+absl::StatusOr<TransferPlan> BuildTransferPlan(const planner::SyncPlan& plan,
+                                               const SyncParticipants& participants) {
+  const bool p2p = plan.comm_type == planner::CommType::kP2P;
+  std::vector<Broadcast> broadcasts = GroupBySender(plan.stage1, 1, p2p);
+  // The planner names one stage-2 group per pair (ChatLearn's p2p_pair_grouping).
+  std::vector<Broadcast> stage2 = GroupBySender(plan.stage2, 2, /*one_per_pair=*/true);
+  std::set<int> stage2_roots;
+  for (const Broadcast& b : stage2) stage2_roots.insert(b.root);
+  broadcasts.insert(broadcasts.end(), stage2.begin(), stage2.end());
+
+  // P2P syncs run in one group of every rank (the seed's global group).
+  v1::CollectiveGroupSpec global_group;
+  global_group.set_name(participants.topology.group_name);
+  for (const SyncRank& rank : participants.ranks) *global_group.add_members() = MemberOf(rank);
+
+  TaskAssembler assembler(plan, participants);
+  std::map<std::string, AgentWork> work_by_agent;  // By agent id: deterministic order.
+  for (const Broadcast& broadcast : broadcasts) {
+    v1::CollectiveGroupSpec group;
+    if (p2p) {
+      group = global_group;
+    } else {
+      ASSIGN_OR_RETURN(std::string name, FindGroupName(plan, broadcast));
+      group.set_name(name);
+      *group.add_members() = MemberOf(participants.ranks[broadcast.root]);
+      for (int r : broadcast.receivers) *group.add_members() = MemberOf(participants.ranks[r]);
+    }
+    ASSIGN_OR_RETURN(v1::TransferTask task,
+                     assembler.Assemble(broadcast, group.name(), stage2_roots));
+    std::set<std::string> agents;
+    agents.insert(participants.ranks[broadcast.root].agent.agent_id());
+    for (int r : broadcast.receivers) agents.insert(participants.ranks[r].agent.agent_id());
+    for (const std::string& agent_id : agents) {
+      AgentWork& work = work_by_agent[agent_id];
+      bool has_group = false;
+      for (const auto& g : work.groups.groups()) has_group |= g.name() == group.name();
+      if (!has_group) *work.groups.add_groups() = group;
+      *work.tasks.add_tasks() = task;
+    }
+  }
+  RETURN_IF_ERROR(assembler.CheckCoverage());
+
+  TransferPlan out;
+  for (int r = participants.num_src; r < static_cast<int>(participants.ranks.size()); ++r) {
+    const SyncRank& rank = participants.ranks[r];
+    AgentWork& work = work_by_agent[rank.agent.agent_id()];
+    v1::EndpointRef ref;
+    ref.set_model(rank.endpoint.spec.model());
+    ref.set_rank(rank.endpoint.spec.rank());
+    work.receivers.push_back(ref);
+    for (const v1::ParameterSpec& p : rank.endpoint.parameters) {
+      ASSIGN_OR_RETURN(const uint64_t bytes, TensorBytes(p.dtype(), p.shape()));
+      out.dst_bytes += static_cast<int64_t>(bytes);
+      out.dst_tensors += 1;
+    }
+  }
+  for (const SyncRank& rank : participants.ranks) {
+    auto it = work_by_agent.find(rank.agent.agent_id());
+    if (it != work_by_agent.end()) it->second.agent = rank.agent;
+  }
+  for (auto& [id, work] : work_by_agent) out.agents.push_back(std::move(work));
+  return out;
+}
+
+}  // namespace paramsync::coordinator

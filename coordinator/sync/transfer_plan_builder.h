@@ -1,0 +1,42 @@
+// File: coordinator/sync/transfer_plan_builder.h
+// -----------------------------------------------------------------------------
+// Turns a rank-level SyncPlan into the work of each agent: the collective groups
+// it must set up and the transfer tasks (one broadcast per sender and stage) its
+// endpoints take part in, with every tensor each task moves. Pure.
+//
+// It is also the parameter-level check of the plan, before any byte moves: every
+// parameter of every inference rank must arrive exactly once, with the dtype and
+// the shape (the sender's shard, or its 1/k slice when dst TP = k x src TP) the
+// rank registered; otherwise FAILED_PRECONDITION names the ranks and tensors.
+#ifndef PARAMSYNC_COORDINATOR_SYNC_TRANSFER_PLAN_BUILDER_H_
+#define PARAMSYNC_COORDINATOR_SYNC_TRANSFER_PLAN_BUILDER_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "coordinator/planner/sync_plan.h"
+#include "coordinator/sync/sync_participants.h"
+#include "paramsync/v1/agent.pb.h"
+
+namespace paramsync::coordinator {
+
+struct AgentWork {
+  v1::AgentInfo agent;
+  v1::SetupGroupsRequest groups;
+  v1::RunTasksRequest tasks;               // sync_id and version are set by the executor.
+  std::vector<v1::EndpointRef> receivers;  // Its inference endpoints: they commit the version.
+};
+
+struct TransferPlan {
+  std::vector<AgentWork> agents;  // Every agent with at least one task.
+  int64_t dst_tensors = 0;        // Tensors written across all inference ranks.
+  int64_t dst_bytes = 0;          // Bytes written across all inference ranks.
+};
+
+absl::StatusOr<TransferPlan> BuildTransferPlan(const planner::SyncPlan& plan,
+                                               const SyncParticipants& participants);
+
+}  // namespace paramsync::coordinator
+
+#endif  // PARAMSYNC_COORDINATOR_SYNC_TRANSFER_PLAN_BUILDER_H_

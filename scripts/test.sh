@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Runs every test: the Catch2 unit and multi-process integration tests through
+# Bazel, then the Python client's tests. Ends with "N passed, N failed", counted
+# from real test cases (Catch2 TEST_CASEs and Python unittest cases), and exits
+# non-zero when any failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install_deps.sh || exit 1
+
+bazel_rc=0
+bazel test --noshow_progress --ui_event_filters=-info,-debug //... || bazel_rc=$?
+
+passed=0
+failed=0
+# Catch2 v2 closes each binary's log with "All tests passed (A assertions in N
+# test cases)" or "test cases: N | P passed | F failed".
+while IFS= read -r log; do
+  summary=$(grep -E "^All tests passed|^test cases:" "$log" | tail -1)
+  if [[ $summary =~ in\ ([0-9]+)\ test\ case ]]; then
+    passed=$((passed + BASH_REMATCH[1]))
+  elif [[ $summary =~ ([0-9]+)\ passed\ \|\ ([0-9]+)\ failed ]]; then
+    passed=$((passed + BASH_REMATCH[1]))
+    failed=$((failed + BASH_REMATCH[2]))
+  elif [[ $summary =~ test\ cases:\ +([0-9]+).*\|\ +([0-9]+)\ failed ]]; then
+    failed=$((failed + BASH_REMATCH[2]))
+  else
+    echo "no Catch2 summary in $log: counting the binary as one failed test" >&2
+    failed=$((failed + 1))
+  fi
+done < <(find -L bazel-testlogs/ -name test.log 2>/dev/null | sort)
+if [ $bazel_rc -ne 0 ] && [ $failed -eq 0 ]; then
+  echo "bazel test failed (exit $bazel_rc) without a failing test case: counting one failure" >&2
+  failed=$((failed + 1))
+fi
+
+if [ -d python/tests ]; then
+  bazel build --noshow_progress --ui_event_filters=-info,-debug \
+    //coordinator:paramsync-coordinator //agent:paramsync-agent //client:libparamsync.so
+  python_log=$(mktemp)
+  /usr/bin/python3 -m unittest discover -s python/tests -t . -v 2>&1 | tee "$python_log"
+  ran=$(grep -oE "^Ran [0-9]+ test" "$python_log" | grep -oE "[0-9]+" || echo 0)
+  bad=0
+  for n in $(grep -E "^FAILED \(" "$python_log" | grep -oE "(failures|errors)=[0-9]+" | cut -d= -f2); do
+    bad=$((bad + n))
+  done
+  if [ "$ran" -eq 0 ]; then bad=$((bad + 1)); fi
+  passed=$((passed + ran - bad))
+  failed=$((failed + bad))
+  rm -f "$python_log"
+fi
+
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]

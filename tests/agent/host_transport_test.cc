@@ -1,0 +1,186 @@
+// Conformance of HostTransport: two agents' transports, each with its Inbox
+// served by a real AgentData gRPC server on loopback.
+#include "agent/transport/host_transport.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <memory>
+#include <numeric>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "agent/service/agent_data_service.h"
+#include "common/grpc_channels.h"
+
+namespace paramsync::agent {
+namespace {
+
+// One agent's data plane: an Inbox, its Push server and a HostTransport.
+class DataPlane {
+ public:
+  DataPlane() : service_(&inbox_), transport_(&inbox_, &MakeAgentChannel) {
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    ConfigureServerLimits(builder);
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+    address_ = absl::StrCat("127.0.0.1:", port);
+    transport_.set_self_address(address_);
+  }
+  ~DataPlane() { server_->Shutdown(); }
+
+  HostTransport& transport() { return transport_; }
+  const std::string& address() const { return address_; }
+
+ private:
+  Inbox inbox_;
+  AgentDataService service_;
+  HostTransport transport_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+};
+
+std::vector<uint8_t> Pattern(size_t n, uint8_t seed) {
+  std::vector<uint8_t> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = static_cast<uint8_t>(i * 131 + seed);
+  return v;
+}
+
+absl::Time In(absl::Duration d) { return absl::Now() + d; }
+
+TEST_CASE("Broadcast reaches a remote and a same-agent receiver byte for byte", "[host_transport]") {
+  DataPlane a, b;
+  // Rank 0 (root) and rank 2 live on agent a; rank 1 on agent b.
+  GroupView group{"g", {{0, "a", a.address()}, {1, "b", b.address()}, {2, "a", a.address()}}};
+  REQUIRE(a.transport().SetupGroup(group).ok());
+  REQUIRE(b.transport().SetupGroup(group).ok());
+  // Two buffers, one larger than a chunk, so chunking and packing are exercised.
+  const std::vector<uint8_t> first = Pattern(HostTransport::kChunkBytes + 12345, 1);
+  const std::vector<uint8_t> second = Pattern(777, 2);
+  std::vector<uint8_t> remote_first(first.size()), remote_second(second.size());
+  std::vector<uint8_t> local_first(first.size()), local_second(second.size());
+
+  const std::vector<int> receivers = {1, 2};
+  absl::Status remote_status, local_status;
+  std::thread remote([&] {
+    remote_status = b.transport().BroadcastRecv(
+        group, {7, 3, 1}, 0, receivers,
+        {{remote_first.data(), remote_first.size()}, {remote_second.data(), remote_second.size()}},
+        In(absl::Seconds(10)));
+  });
+  std::thread local([&] {
+    local_status = a.transport().BroadcastRecv(
+        group, {7, 3, 2}, 0, receivers,
+        {{local_first.data(), local_first.size()}, {local_second.data(), local_second.size()}},
+        In(absl::Seconds(10)));
+  });
+  absl::Status sent = a.transport().BroadcastSend(
+      group, 7, 3, receivers, {{first.data(), first.size()}, {second.data(), second.size()}},
+      In(absl::Seconds(10)));
+  remote.join();
+  local.join();
+  REQUIRE(sent.ok());
+  REQUIRE(remote_status.ok());
+  REQUIRE(local_status.ok());
+  CHECK(remote_first == first);
+  CHECK(remote_second == second);
+  CHECK(local_first == first);
+  CHECK(local_second == second);
+}
+
+TEST_CASE("Send and Recv pair up even when the data arrives first", "[host_transport]") {
+  DataPlane a, b;
+  GroupView group{"p2p", {{0, "a", a.address()}, {1, "b", b.address()}}};
+  const std::vector<uint8_t> data = Pattern(4096, 9);
+  absl::Status sent;
+  std::thread sender([&] {
+    sent = a.transport().Send(group, 11, 1, 1, {{data.data(), data.size()}}, In(absl::Seconds(10)));
+  });
+  absl::SleepFor(absl::Milliseconds(100));  // The push waits for the receive to be posted.
+  std::vector<uint8_t> out(data.size());
+  absl::Status received =
+      b.transport().Recv(group, {11, 1, 1}, 0, {{out.data(), out.size()}}, In(absl::Seconds(10)));
+  sender.join();
+  REQUIRE(sent.ok());
+  REQUIRE(received.ok());
+  CHECK(out == data);
+}
+
+TEST_CASE("A size mismatch fails both sides with a message", "[host_transport]") {
+  DataPlane a, b;
+  GroupView group{"g", {{0, "a", a.address()}, {1, "b", b.address()}}};
+  const std::vector<uint8_t> data = Pattern(100, 3);
+  std::vector<uint8_t> out(64);
+  absl::Status received;
+  std::thread receiver([&] {
+    received = b.transport().Recv(group, {5, 1, 1}, 0, {{out.data(), out.size()}},
+                                  In(absl::Seconds(10)));
+  });
+  absl::Status sent =
+      a.transport().Send(group, 5, 1, 1, {{data.data(), data.size()}}, In(absl::Seconds(10)));
+  receiver.join();
+  CHECK(sent.code() == absl::StatusCode::kInvalidArgument);
+  CHECK(received.code() == absl::StatusCode::kInvalidArgument);
+  CHECK(std::string(received.message()).find("expects") != std::string::npos);
+}
+
+TEST_CASE("A receive with no sender ends at its deadline", "[host_transport]") {
+  DataPlane b;
+  GroupView group{"g", {{0, "a", "127.0.0.1:1"}, {1, "b", b.address()}}};
+  std::vector<uint8_t> out(16);
+  const absl::Time start = absl::Now();
+  absl::Status received =
+      b.transport().Recv(group, {6, 1, 1}, 0, {{out.data(), out.size()}}, In(absl::Milliseconds(300)));
+  CHECK(received.code() == absl::StatusCode::kDeadlineExceeded);
+  CHECK(absl::Now() - start < absl::Seconds(3));
+}
+
+TEST_CASE("Abort releases a waiting receiver at once", "[host_transport]") {
+  DataPlane b;
+  GroupView group{"g", {{0, "a", "127.0.0.1:1"}, {1, "b", b.address()}}};
+  std::vector<uint8_t> out(16);
+  absl::Status received;
+  std::thread receiver([&] {
+    received = b.transport().Recv(group, {8, 1, 1}, 0, {{out.data(), out.size()}},
+                                  In(absl::Seconds(30)));
+  });
+  absl::SleepFor(absl::Milliseconds(100));
+  const absl::Time start = absl::Now();
+  b.transport().Abort(8, absl::AbortedError("test abort"));
+  receiver.join();
+  CHECK(received.code() == absl::StatusCode::kAborted);
+  CHECK(absl::Now() - start < absl::Seconds(2));
+  // Later transfers of an aborted sync fail at once too.
+  CHECK(b.transport().Recv(group, {8, 2, 1}, 0, {{out.data(), out.size()}}, In(absl::Seconds(30)))
+            .code() == absl::StatusCode::kAborted);
+}
+
+TEST_CASE("A send to an unreachable agent fails by its deadline", "[host_transport]") {
+  DataPlane a;
+  GroupView group{"g", {{0, "a", a.address()}, {1, "gone", "127.0.0.1:1"}}};
+  const std::vector<uint8_t> data = Pattern(16, 1);
+  const absl::Time start = absl::Now();
+  absl::Status sent =
+      a.transport().Send(group, 9, 1, 1, {{data.data(), data.size()}}, In(absl::Seconds(2)));
+  CHECK_FALSE(sent.ok());
+  CHECK(absl::Now() - start < absl::Seconds(5));
+}
+
+TEST_CASE("Ranks outside the group are refused", "[host_transport]") {
+  DataPlane a;
+  GroupView group{"g", {{0, "a", a.address()}}};
+  const std::vector<uint8_t> data = Pattern(16, 1);
+  const std::vector<int> receivers = {5};
+  CHECK(a.transport()
+            .BroadcastSend(group, 1, 1, receivers, {{data.data(), data.size()}},
+                           In(absl::Seconds(1)))
+            .code() == absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace paramsync::agent

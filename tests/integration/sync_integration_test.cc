@@ -1,0 +1,219 @@
+// End-to-end syncs on CPU: a coordinator, agents and framework processes, each a
+// separate process talking gRPC on loopback; every received byte is checked by
+// the inference processes themselves against the trainer's deterministic values.
+#include <catch2/catch.hpp>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "bench/local_cluster.h"
+#include "bench/model_layout.h"
+#include "client/coordinator_client.h"
+
+namespace paramsync::bench {
+namespace {
+
+std::unique_ptr<LocalCluster> StartCluster(int agents, const std::string& name) {
+  absl::StatusOr<std::unique_ptr<LocalCluster>> cluster =
+      LocalCluster::Start(agents, MakeWorkDir(name));
+  INFO(cluster.status().ToString());
+  REQUIRE(cluster.ok());
+  return *std::move(cluster);
+}
+
+std::vector<ChildProcess*> DeployOrDie(LocalCluster& cluster, const ModelDeployment& model) {
+  absl::StatusOr<std::vector<ChildProcess*>> ranks = cluster.Deploy(model);
+  INFO(ranks.status().ToString());
+  REQUIRE(ranks.ok());
+  return *std::move(ranks);
+}
+
+void CreateGroup(client::CoordinatorClient& coordinator, const std::string& name,
+                 const std::string& src, const std::string& dst,
+                 v1::CommType comm_type = v1::COMM_TYPE_BROADCAST) {
+  v1::SyncGroupSpec spec;
+  spec.set_name(name);
+  spec.set_src_model(src);
+  spec.set_dst_model(dst);
+  spec.set_comm_type(comm_type);
+  absl::Status status = coordinator.CreateSyncGroup(spec);
+  INFO(status.ToString());
+  REQUIRE(status.ok());
+}
+
+// Trainer writes `version`, the coordinator syncs, every inference rank checks
+// every byte and reports holding `version`.
+void SyncAndVerify(client::CoordinatorClient& coordinator, const std::string& group,
+                   const std::vector<ChildProcess*>& trainer,
+                   const std::vector<ChildProcess*>& inference, int64_t version,
+                   int64_t expected_bytes) {
+  absl::StatusOr<std::vector<std::string>> filled =
+      LocalCluster::CommandAll(trainer, absl::StrCat("fill ", version));
+  INFO(filled.status().ToString());
+  REQUIRE(filled.ok());
+  absl::StatusOr<v1::SyncResponse> report = coordinator.Sync(group);
+  INFO(report.status().ToString());
+  REQUIRE(report.ok());
+  CHECK(report->version() == version);
+  CHECK(report->bytes() == expected_bytes);
+  absl::StatusOr<std::vector<std::string>> verified =
+      LocalCluster::CommandAll(inference, absl::StrCat("verify ", version));
+  INFO(verified.status().ToString());
+  REQUIRE(verified.ok());
+  absl::StatusOr<std::vector<std::string>> held = LocalCluster::CommandAll(inference, "version");
+  REQUIRE(held.ok());
+  for (const std::string& line : *held) CHECK(line == absl::StrCat("ok ", version));
+}
+
+int64_t ModelBytes(const std::string& preset) {
+  int64_t bytes = 0;
+  for (const ParameterLayout& p : TransformerParameters(*ModelPreset(preset))) {
+    bytes += static_cast<int64_t>(FullBytes(p));
+  }
+  return bytes;
+}
+
+// Bytes all inference ranks of a TP-`tp` model hold together: replicated tensors
+// count once per rank.
+int64_t InferenceBytes(const std::string& preset, int tp, int replicas) {
+  int64_t bytes = 0;
+  for (const ParameterLayout& p : TransformerParameters(*ModelPreset(preset))) {
+    bytes += static_cast<int64_t>(FullBytes(p)) * (p.tp_split_dim.has_value() ? 1 : tp);
+  }
+  return bytes * replicas;
+}
+
+TEST_CASE("TP2 trainer syncs a 100 MB model into 2 TP2 replicas, twice", "[integration]") {
+  auto cluster = StartCluster(6, "tp2-tp2");
+  const std::string preset = "transformer-100m";
+  REQUIRE(ModelBytes(preset) > 90'000'000);
+  auto trainer = DeployOrDie(*cluster, {"trainer", true, 2, 1, 1, {0, 1}, preset});
+  auto inference = DeployOrDie(*cluster, {"vllm", false, 2, 1, 2, {2, 3, 4, 5}, preset});
+  client::CoordinatorClient coordinator(cluster->coordinator_address());
+  CreateGroup(coordinator, "tp2_tp2", "trainer", "vllm");
+  for (int64_t version : {1, 2}) {
+    SyncAndVerify(coordinator, "tp2_tp2", trainer, inference, version,
+                  InferenceBytes(preset, 2, 2));
+  }
+  absl::StatusOr<v1::ListEndpointsResponse> endpoints = coordinator.ListEndpoints("vllm");
+  REQUIRE(endpoints.ok());
+  REQUIRE(endpoints->endpoints_size() == 4);
+  for (const v1::EndpointStatus& e : endpoints->endpoints()) CHECK(e.version() == 2);
+}
+
+TEST_CASE("TP2 trainer syncs a 100 MB model into TP4 in two stages, twice", "[integration]") {
+  auto cluster = StartCluster(6, "tp2-tp4");
+  const std::string preset = "transformer-100m";
+  auto trainer = DeployOrDie(*cluster, {"trainer", true, 2, 1, 1, {0, 1}, preset});
+  auto inference = DeployOrDie(*cluster, {"vllm", false, 4, 1, 1, {2, 3, 4, 5}, preset});
+  client::CoordinatorClient coordinator(cluster->coordinator_address());
+  CreateGroup(coordinator, "tp2_tp4", "trainer", "vllm");
+  absl::StatusOr<v1::SyncPlan> plan = coordinator.GetPlan("tp2_tp4");
+  REQUIRE(plan.ok());
+  CHECK(plan->tp_num_mapping() == 2);
+  CHECK(plan->stage1_size() == 2);
+  CHECK(plan->stage2_size() == 2);
+  for (int64_t version : {1, 2}) {
+    SyncAndVerify(coordinator, "tp2_tp4", trainer, inference, version,
+                  InferenceBytes(preset, 4, 1));
+  }
+}
+
+TEST_CASE("Colocated TP2 -> TP4 avoids same-device NCCL pairs and moves the right bytes",
+          "[integration]") {
+  // Inference ranks 0,1 share agents (devices) with the trainer's ranks.
+  auto cluster = StartCluster(4, "colocated");
+  const std::string preset = "small";
+  auto trainer = DeployOrDie(*cluster, {"trainer", true, 2, 1, 1, {0, 1}, preset});
+  auto inference = DeployOrDie(*cluster, {"vllm", false, 4, 1, 1, {0, 1, 2, 3}, preset});
+  client::CoordinatorClient coordinator(cluster->coordinator_address());
+  CreateGroup(coordinator, "colocated", "trainer", "vllm");
+  absl::StatusOr<v1::SyncPlan> plan = coordinator.GetPlan("colocated");
+  REQUIRE(plan.ok());
+  // Sync ranks: trainer 0,1 on agents 0,1; inference 2..5 on agents 0..3.
+  for (const v1::RankPair& pair : plan->stage1()) CHECK(pair.dst() != pair.src() + 2);
+  for (int64_t version : {1, 2, 3}) {
+    SyncAndVerify(coordinator, "colocated", trainer, inference, version,
+                  InferenceBytes(preset, 4, 1));
+  }
+}
+
+TEST_CASE("P2P comm type syncs TP1 into 2 replicas", "[integration]") {
+  auto cluster = StartCluster(3, "p2p");
+  const std::string preset = "small";
+  auto trainer = DeployOrDie(*cluster, {"trainer", true, 1, 1, 1, {0}, preset});
+  auto inference = DeployOrDie(*cluster, {"vllm", false, 1, 1, 2, {1, 2}, preset});
+  client::CoordinatorClient coordinator(cluster->coordinator_address());
+  CreateGroup(coordinator, "p2p", "trainer", "vllm", v1::COMM_TYPE_P2P);
+  SyncAndVerify(coordinator, "p2p", trainer, inference, 1, InferenceBytes(preset, 1, 2));
+}
+
+void CheckStatus(const absl::Status& status, absl::StatusCode code, const std::string& needle) {
+  INFO(status.ToString());
+  CHECK(status.code() == code);
+  CHECK(std::string(status.message()).find(needle) != std::string::npos);
+}
+
+TEST_CASE("Bad input gets a specific status and the coordinator keeps serving",
+          "[integration]") {
+  auto cluster = StartCluster(4, "bad-input");
+  const std::string preset = "tiny";
+  auto trainer = DeployOrDie(*cluster, {"trainer", true, 1, 1, 1, {0}, preset});
+  auto inference = DeployOrDie(*cluster, {"vllm", false, 1, 1, 1, {1}, preset});
+  client::CoordinatorClient coordinator(cluster->coordinator_address());
+
+  SECTION("duplicate endpoint") {
+    absl::StatusOr<std::vector<ChildProcess*>> again =
+        cluster->Deploy({"trainer", true, 1, 1, 1, {2}, preset});
+    CheckStatus(again.status(), absl::StatusCode::kAlreadyExists, "already registered");
+  }
+  SECTION("unknown group") {
+    CheckStatus(coordinator.Sync("no_such_group").status(), absl::StatusCode::kNotFound,
+                "no_such_group");
+  }
+  SECTION("unknown model") {
+    CreateGroup(coordinator, "ghost", "trainer", "ghost_model");
+    CheckStatus(coordinator.Sync("ghost").status(), absl::StatusCode::kNotFound, "ghost_model");
+  }
+  SECTION("mismatched dtype") {
+    DeployOrDie(*cluster, {"vllm_dtype", false, 1, 1, 1, {2}, preset, 1, "dtype"});
+    CreateGroup(coordinator, "dtype", "trainer", "vllm_dtype");
+    CheckStatus(coordinator.Sync("dtype").status(), absl::StatusCode::kFailedPrecondition,
+                "dtype mismatch for 'embedding.word_embeddings.weight'");
+  }
+  SECTION("mismatched shape") {
+    DeployOrDie(*cluster, {"vllm_shape", false, 1, 1, 1, {2}, preset, 1, "shape"});
+    CreateGroup(coordinator, "shape", "trainer", "vllm_shape");
+    CheckStatus(coordinator.Sync("shape").status(), absl::StatusCode::kFailedPrecondition,
+                "shape mismatch for 'embedding.word_embeddings.weight'");
+  }
+  SECTION("a rank missing") {
+    ModelDeployment partial{"vllm_partial", false, 2, 1, 1, {2, 3}, preset};
+    partial.skip_rank = 1;
+    DeployOrDie(*cluster, partial);
+    CreateGroup(coordinator, "partial", "trainer", "vllm_partial");
+    CheckStatus(coordinator.Sync("partial").status(), absl::StatusCode::kFailedPrecondition,
+                "missing ranks: 1");
+  }
+  SECTION("malformed group specs") {
+    v1::SyncGroupSpec spec;
+    spec.set_src_model("trainer");
+    spec.set_dst_model("vllm");
+    CheckStatus(coordinator.CreateSyncGroup(spec), absl::StatusCode::kInvalidArgument,
+                "group.name");
+    spec.set_name("bad");
+    spec.set_comm_type(static_cast<v1::CommType>(9));
+    CheckStatus(coordinator.CreateSyncGroup(spec), absl::StatusCode::kInvalidArgument,
+                "comm_type");
+    spec.set_dst_model("trainer");
+    spec.set_comm_type(v1::COMM_TYPE_BROADCAST);
+    CheckStatus(coordinator.CreateSyncGroup(spec), absl::StatusCode::kInvalidArgument,
+                "must differ");
+  }
+  // Whatever was refused above, a valid sync still works.
+  CreateGroup(coordinator, "good", "trainer", "vllm");
+  SyncAndVerify(coordinator, "good", trainer, inference, 1, InferenceBytes(preset, 1, 1));
+}
+
+}  // namespace
+}  // namespace paramsync::bench
