@@ -111,7 +111,11 @@ bool ChildProcess::Running() {
 int ChildProcess::Terminate(absl::Duration grace) {
   if (!Running()) return exit_status_;
   kill(pid_, SIGTERM);
-  const absl::Time deadline = absl::Now() + grace;
+  return Wait(grace);
+}
+
+int ChildProcess::Wait(absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
     if (!Running()) return exit_status_;
     absl::SleepFor(absl::Milliseconds(10));

@@ -34,8 +34,10 @@ class ChildProcess {
                                       absl::Duration timeout = absl::Seconds(60));
 
   void Signal(int signal);
-  // Waits for exit up to `timeout`, then kills it. Returns the exit status as
-  // waitpid reports it.
+  // Waits for the child to exit by itself up to `timeout`, then kills it
+  // (SIGKILL). Returns the exit status as waitpid reports it.
+  int Wait(absl::Duration timeout);
+  // Sends SIGTERM, then Wait(grace).
   int Terminate(absl::Duration grace = absl::Seconds(5));
   bool Running();
 

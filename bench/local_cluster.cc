@@ -1,5 +1,6 @@
 #include "bench/local_cluster.h"
 
+#include <signal.h>
 #include <stdlib.h>
 
 #include <fstream>
@@ -70,15 +71,40 @@ absl::StatusOr<std::string> LocalCluster::StartDaemon(const std::vector<std::str
   return WaitForAddressFile(address_file, **out);
 }
 
+absl::StatusOr<std::string> LocalCluster::StartCoordinator(const std::string& listen) {
+  return StartDaemon({Binary("coordinator/paramsync-coordinator"),
+                      absl::StrCat("--listen=", listen), "--heartbeat_interval_ms=200"},
+                     absl::StrCat("coordinator", coordinator_starts_++), &coordinator_);
+}
+
+absl::Status LocalCluster::WaitForAgents(int count) {
+  client::CoordinatorClient coordinator(coordinator_address_);
+  const absl::Time deadline = absl::Now() + kStartTimeout;
+  while (true) {
+    absl::StatusOr<v1::ListAgentsResponse> agents = coordinator.ListAgents();
+    if (agents.ok() && agents->agents_size() == count) return absl::OkStatus();
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          count, " agents did not all register within ", absl::FormatDuration(kStartTimeout)));
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+}
+
+absl::Status LocalCluster::RestartCoordinator(bool crash) {
+  if (crash) coordinator_->Signal(SIGKILL);
+  coordinator_->Terminate();
+  absl::StatusOr<std::string> address = StartCoordinator(coordinator_address_);
+  if (!address.ok()) return address.status();
+  return WaitForAgents(static_cast<int>(agents_.size()));
+}
+
 absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(int num_agents,
                                                                   const std::string& work_dir) {
   const char* bin_dir = getenv("PARAMSYNC_BIN_DIR");
   std::unique_ptr<LocalCluster> cluster(
       new LocalCluster(work_dir, bin_dir != nullptr ? bin_dir : ""));
-  absl::StatusOr<std::string> address = cluster->StartDaemon(
-      {cluster->Binary("coordinator/paramsync-coordinator"), "--listen=127.0.0.1:0",
-       "--heartbeat_interval_ms=200"},
-      "coordinator", &cluster->coordinator_);
+  absl::StatusOr<std::string> address = cluster->StartCoordinator("127.0.0.1:0");
   if (!address.ok()) return address.status();
   cluster->coordinator_address_ = *address;
   for (int i = 0; i < num_agents; ++i) {
@@ -91,17 +117,8 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(int num_agents
     cluster->agents_.push_back(std::move(agent));
     cluster->agent_addresses_.push_back(*address);
   }
-  client::CoordinatorClient coordinator(cluster->coordinator_address_);
-  const absl::Time deadline = absl::Now() + kStartTimeout;
-  while (true) {
-    absl::StatusOr<v1::ListAgentsResponse> agents = coordinator.ListAgents();
-    if (agents.ok() && agents->agents_size() == num_agents) break;
-    if (absl::Now() > deadline) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("agents did not all register within ", absl::FormatDuration(kStartTimeout)));
-    }
-    absl::SleepFor(absl::Milliseconds(20));
-  }
+  absl::Status registered = cluster->WaitForAgents(num_agents);
+  if (!registered.ok()) return registered;
   return cluster;
 }
 

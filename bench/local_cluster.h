@@ -43,6 +43,11 @@ class LocalCluster {
   ChildProcess& coordinator() { return *coordinator_; }
   ChildProcess& agent(int i) { return *agents_[i]; }
 
+  // Stops the coordinator (SIGKILL when `crash`, else SIGTERM) and starts a new
+  // one on the same address; agents must find it and register again by
+  // themselves.
+  absl::Status RestartCoordinator(bool crash);
+
   // Starts one framework process per rank of `model` and waits until each
   // registered. Returns them in model rank order (owned by the cluster; without
   // `skip_rank`). An
@@ -61,6 +66,10 @@ class LocalCluster {
   absl::StatusOr<std::string> StartDaemon(const std::vector<std::string>& argv,
                                           const std::string& name,
                                           std::unique_ptr<ChildProcess>* out);
+  absl::StatusOr<std::string> StartCoordinator(const std::string& listen);
+  absl::Status WaitForAgents(int count);
+
+  int coordinator_starts_ = 0;
 
   const std::string work_dir_;
   const std::string bin_dir_;

@@ -37,7 +37,7 @@ if [ -d python/tests ]; then
   bazel build --noshow_progress --ui_event_filters=-info,-debug \
     //coordinator:paramsync-coordinator //agent:paramsync-agent //client:libparamsync.so
   python_log=$(mktemp)
-  /usr/bin/python3 -m unittest discover -s python/tests -t . -v 2>&1 | tee "$python_log"
+  /usr/bin/python3 -m unittest discover -s python/tests -v 2>&1 | tee "$python_log"
   ran=$(grep -oE "^Ran [0-9]+ test" "$python_log" | grep -oE "[0-9]+" || echo 0)
   bad=0
   for n in $(grep -E "^FAILED \(" "$python_log" | grep -oE "(failures|errors)=[0-9]+" | cut -d= -f2); do

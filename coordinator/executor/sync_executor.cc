@@ -47,6 +47,8 @@ absl::StatusOr<SyncOutcome> SyncExecutor::Execute(const TransferPlan& plan, uint
     return agents_->Get(plan.agents[i].agent.address())
         ->SetupGroups(plan.agents[i].groups, deadline);
   }));
+  // A shutdown cancels calls in flight: say why rather than CANCELLED.
+  if (shutting_down_) return unavailable();
   if (!prepared.ok()) return prepared;
 
   SyncOutcome outcome;

@@ -11,7 +11,6 @@ import dataclasses
 import json
 import queue
 import threading
-import time
 
 from . import _lib
 

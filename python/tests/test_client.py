@@ -64,7 +64,8 @@ class Worker:
             [sys.executable, _WORKER, json.dumps(config)], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=self._stderr, text=True)
         self._lines = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
         self.registration = self._reply()
 
     def _read(self):
@@ -111,7 +112,12 @@ class Worker:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        self._stderr.close()
+        self._reader.join(5)
+        for stream in (self.process.stdin, self.process.stdout, self._stderr):
+            try:
+                stream.close()
+            except (BrokenPipeError, OSError):
+                pass
 
 
 class Cluster:
@@ -423,6 +429,38 @@ class InProcessTest(ClusterTestCase):
         events = [e for e in collector.result() if e.group == "e"]
         self.assertTrue(events)
         self.assertIsInstance(events[0], paramsync.ErrorEvent)
+        # Events of failing syncs, until stopped.
+        stop = threading.Event()
+
+        def fail_syncs():
+            while not stop.wait(0.2):
+                try:
+                    self.coordinator.sync("e")
+                except paramsync.ParamsyncError:
+                    pass
+
+        failer = threading.Thread(target=fail_syncs, daemon=True)
+        failer.start()
+        try:
+            # A generator consumed one event at a time, closed early.
+            events = self.coordinator.errors(10.0)
+            event = next(events)
+            events.close()
+            self.assertEqual(event.group, "e")
+            self.assertEqual(event.code, "NOT_FOUND")
+
+            # An exception raised by the callback stops the watch and comes back.
+            def callback(event):
+                raise KeyError("from the callback")
+
+            with self.assertRaises(KeyError):
+                self.coordinator.watch_errors(10.0, callback)
+            # A callback returning True stops the watch after one event.
+            self.assertEqual(self.coordinator.watch_errors(10.0, lambda event: True), 1)
+        finally:
+            stop.set()
+            failer.join(10)
+
         # The generator ends by itself at its timeout.
         start = time.monotonic()
         self.assertEqual(list(self.coordinator.errors(0.3)), [])

@@ -1,0 +1,180 @@
+#include "coordinator/sync/transfer_plan_builder.h"
+
+#include <catch2/catch.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "coordinator/planner/plan_builder.h"
+#include "coordinator/sync/sync_participants.h"
+
+namespace paramsync::coordinator {
+namespace {
+
+v1::ParameterSpec Param(const std::string& name, std::vector<int64_t> shape,
+                        std::optional<int> split) {
+  v1::ParameterSpec p;
+  p.set_name(name);
+  p.set_dtype(v1::DTYPE_BFLOAT16);
+  for (int64_t d : shape) p.add_shape(d);
+  if (split.has_value()) p.set_tp_split_dim(*split);
+  return p;
+}
+
+// A model of `tp` x `replicas` ranks, one agent each, with a column-parallel
+// weight (dim 0), a row-parallel weight (dim 1) and a replicated norm.
+std::vector<EndpointRecord> Model(const std::string& model, bool trainer, int tp, int replicas,
+                                  int first_agent) {
+  std::vector<EndpointRecord> out;
+  for (int rank = 0; rank < tp * replicas; ++rank) {
+    EndpointRecord e;
+    e.spec.set_model(model);
+    e.spec.set_role(trainer ? v1::ROLE_TRAINER : v1::ROLE_INFERENCE);
+    e.spec.set_rank(rank);
+    e.spec.set_replica(trainer ? 0 : rank / tp);
+    e.spec.set_local_rank(rank % tp);
+    v1::ParallelConfig* p = e.spec.mutable_parallel();
+    p->set_tp_size(tp);
+    p->set_pp_size(1);
+    p->set_ep_size(1);
+    p->set_dp_size(trainer ? replicas : 1);
+    p->set_tp_rank(rank % tp);
+    p->set_dp_rank(trainer ? rank / tp : 0);
+    e.agent_id = absl::StrCat("agent-", first_agent + rank);
+    e.parameters = {Param("qkv", {16 / tp, 8}, 0), Param("proj", {8, 16 / tp}, 1),
+                    Param("norm", {8}, std::nullopt)};
+    out.push_back(e);
+  }
+  return out;
+}
+
+absl::flat_hash_map<std::string, v1::AgentInfo> Agents(int count) {
+  absl::flat_hash_map<std::string, v1::AgentInfo> agents;
+  for (int i = 0; i < count; ++i) {
+    v1::AgentInfo& a = agents[absl::StrCat("agent-", i)];
+    a.set_agent_id(absl::StrCat("agent-", i));
+    a.set_host("node0");
+    a.set_device(absl::StrCat("cpu:", i));
+    a.set_address(absl::StrCat("127.0.0.1:", 7000 + i));
+  }
+  return agents;
+}
+
+v1::SyncGroupSpec Group() {
+  v1::SyncGroupSpec spec;
+  spec.set_name("g");
+  spec.set_src_model("t");
+  spec.set_dst_model("i");
+  return spec;
+}
+
+absl::StatusOr<TransferPlan> Build(const std::vector<EndpointRecord>& src,
+                                   const std::vector<EndpointRecord>& dst, int agents) {
+  absl::StatusOr<SyncParticipants> participants =
+      BuildSyncParticipants(Group(), src, dst, Agents(agents));
+  if (!participants.ok()) return participants.status();
+  absl::StatusOr<planner::SyncPlan> plan = planner::BuildSyncPlan(participants->topology);
+  if (!plan.ok()) return plan.status();
+  return BuildTransferPlan(*plan, *participants);
+}
+
+void CheckError(const absl::Status& status, absl::StatusCode code, const std::string& needle) {
+  INFO(status.ToString());
+  CHECK(status.code() == code);
+  CHECK(std::string(status.message()).find(needle) != std::string::npos);
+}
+
+TEST_CASE("TP2 -> TP4: stage 1 stages whole shards, stage 2 forwards them, slices by rank",
+          "[transfer_plan]") {
+  absl::StatusOr<TransferPlan> plan = Build(Model("t", true, 2, 1, 0), Model("i", false, 4, 1, 2), 6);
+  INFO(plan.status().ToString());
+  REQUIRE(plan.ok());
+  CHECK(plan->agents.size() == 6);
+  // 4 inference ranks x (qkv 4x8 + proj 8x4 + norm 8) bf16 elements.
+  CHECK(plan->dst_bytes == 4 * (32 + 32 + 8) * 2);
+  CHECK(plan->dst_tensors == 12);
+  int stage1 = 0, stage2 = 0;
+  for (const AgentWork& work : plan->agents) {
+    for (const v1::TransferTask& task : work.tasks.tasks()) {
+      if (task.root_sync_rank() >= 2) {
+        ++stage2;
+        CHECK(task.stage() == 2);
+        CHECK(task.from_staging());
+        continue;
+      }
+      ++stage1;
+      CHECK(task.stage() == 1);
+      REQUIRE(task.receivers_size() == 1);
+      const v1::Receiver& r = task.receivers(0);
+      CHECK(r.stage_whole());
+      // Sync ranks 2..5 are inference tp ranks 0..3; trainer tp t feeds 2t, 2t+1.
+      CHECK((r.sync_rank() - 2) / 2 == task.root_sync_rank());
+      CHECK(r.slice_index() == (r.sync_rank() - 2) % 2);
+      REQUIRE(task.tensors_size() == 3);
+      CHECK(task.tensors(0).num_slices() == 2);
+      CHECK(task.tensors(0).slice_dim() == 0);
+      CHECK(task.tensors(1).slice_dim() == 1);
+      CHECK(task.tensors(2).num_slices() == 1);
+    }
+  }
+  // Each task is listed by the agents of its root and of its receiver.
+  CHECK(stage1 == 4);
+  CHECK(stage2 == 4);
+}
+
+TEST_CASE("Equal TP with 2 replicas: one broadcast per trainer rank, straight into tensors",
+          "[transfer_plan]") {
+  absl::StatusOr<TransferPlan> plan = Build(Model("t", true, 2, 1, 0), Model("i", false, 2, 2, 2), 6);
+  INFO(plan.status().ToString());
+  REQUIRE(plan.ok());
+  for (const AgentWork& work : plan->agents) {
+    for (const v1::TransferTask& task : work.tasks.tasks()) {
+      CHECK(task.stage() == 1);
+      CHECK(task.receivers_size() == 2);
+      for (const v1::Receiver& r : task.receivers()) CHECK_FALSE(r.stage_whole());
+      for (const v1::TensorMove& m : task.tensors()) CHECK(m.num_slices() == 1);
+    }
+    CHECK(work.groups.groups_size() == work.tasks.tasks_size());
+  }
+}
+
+TEST_CASE("Parameter mismatches are caught before any byte moves", "[transfer_plan]") {
+  std::vector<EndpointRecord> src = Model("t", true, 1, 1, 0);
+  SECTION("dtype") {
+    std::vector<EndpointRecord> dst = Model("i", false, 1, 1, 1);
+    dst[0].parameters[1].set_dtype(v1::DTYPE_FLOAT32);
+    CheckError(Build(src, dst, 2).status(), absl::StatusCode::kFailedPrecondition,
+               "dtype mismatch for 'proj'");
+  }
+  SECTION("shape") {
+    std::vector<EndpointRecord> dst = Model("i", false, 1, 1, 1);
+    dst[0].parameters[0].set_shape(0, 15);
+    CheckError(Build(src, dst, 2).status(), absl::StatusCode::kFailedPrecondition,
+               "shape mismatch for 'qkv'");
+  }
+  SECTION("a trainer tensor the inference rank lacks") {
+    std::vector<EndpointRecord> dst = Model("i", false, 1, 1, 1);
+    dst[0].parameters.pop_back();
+    CheckError(Build(src, dst, 2).status(), absl::StatusCode::kFailedPrecondition,
+               "registered no such parameter");
+  }
+  SECTION("an inference tensor nobody sends") {
+    std::vector<EndpointRecord> dst = Model("i", false, 1, 1, 1);
+    dst[0].parameters.push_back(Param("extra", {4}, std::nullopt));
+    CheckError(Build(src, dst, 2).status(), absl::StatusCode::kFailedPrecondition,
+               "would not receive 'extra'");
+  }
+  SECTION("a missing inference rank") {
+    std::vector<EndpointRecord> dst = Model("i", false, 2, 1, 1);
+    dst.pop_back();
+    CheckError(Build(src, dst, 3).status(), absl::StatusCode::kFailedPrecondition,
+               "missing ranks: 1");
+  }
+  SECTION("an unknown model") {
+    CheckError(Build(src, {}, 2).status(), absl::StatusCode::kNotFound, "'i'");
+  }
+}
+
+}  // namespace
+}  // namespace paramsync::coordinator
