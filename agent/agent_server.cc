@@ -2,8 +2,8 @@
 
 #include <glog/logging.h>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "common/grpc_channels.h"
 
 namespace paramsync::agent {
@@ -22,15 +22,16 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfi
     return absl::InvalidArgumentError("coordinator address must be set (--coordinator)");
   }
   if (config.device != "cpu" && !absl::StartsWith(config.device, "cpu:")) {
-    return absl::UnimplementedError(absl::StrCat(
-        "device '", config.device, "' needs the NCCL transport, which this build does not "
-        "enable yet; accepted: cpu, cpu:N"));
+    return absl::UnimplementedError(
+        absl::StrCat("device '", config.device,
+                     "' needs the NCCL transport, which this build does not "
+                     "enable yet; accepted: cpu, cpu:N"));
   }
   std::unique_ptr<AgentServer> agent(new AgentServer());
   agent->transport_ = std::make_unique<HostTransport>(&agent->inbox_, &MakeAgentChannel);
   agent->groups_ = std::make_unique<GroupTable>(agent->transport_.get());
-  agent->runner_ = std::make_unique<TaskRunner>(&agent->tensors_, agent->groups_.get(),
-                                                agent->transport_.get());
+  agent->runner_ =
+      std::make_unique<TaskRunner>(&agent->tensors_, agent->groups_.get(), agent->transport_.get());
   agent->control_service_ = std::make_unique<AgentControlService>(
       &agent->tensors_, agent->groups_.get(), agent->runner_.get(), agent->transport_.get());
   agent->data_service_ = std::make_unique<AgentDataService>(&agent->inbox_);
@@ -47,8 +48,7 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfi
   builder.RegisterService(agent->local_service_.get());
   agent->server_ = builder.BuildAndStart();
   if (agent->server_ == nullptr || port == 0) {
-    return absl::UnavailableError(
-        absl::StrCat("could not listen on ", config.listen_address));
+    return absl::UnavailableError(absl::StrCat("could not listen on ", config.listen_address));
   }
   const std::string host =
       config.advertise_host.empty() ? HostOf(config.listen_address) : config.advertise_host;
@@ -61,8 +61,8 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfi
   self.set_device(absl::StrCat(config.device, "@", agent->address_));
   self.set_address(agent->address_);
   self.set_gpu_index(-1);
-  agent->link_ = std::make_unique<CoordinatorLink>(
-      MakeAgentChannel(config.coordinator_address), self, &agent->tensors_, config.rpc_timeout);
+  agent->link_ = std::make_unique<CoordinatorLink>(MakeAgentChannel(config.coordinator_address),
+                                                   self, &agent->tensors_, config.rpc_timeout);
   agent->local_service_->set_link(agent->link_.get());
   agent->link_->Start();
   LOG(INFO) << "agent serving on " << agent->address_ << ", coordinator "

@@ -6,10 +6,10 @@
 #ifndef PARAMSYNC_AGENT_AGENT_SERVER_H_
 #define PARAMSYNC_AGENT_AGENT_SERVER_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <memory>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -30,8 +30,8 @@ struct AgentConfig {
   // Host name other agents reach this one at; the listen host when empty.
   std::string advertise_host;
   std::string coordinator_address;
-  std::string device = "cpu";    // "cpu" or "cuda:N".
-  std::string node_name;         // Physical host name; the advertise host when empty.
+  std::string device = "cpu";  // "cpu" or "cuda:N".
+  std::string node_name;       // Physical host name; the advertise host when empty.
   absl::Duration rpc_timeout = absl::Seconds(10);
 };
 

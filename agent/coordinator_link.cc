@@ -25,7 +25,9 @@ CoordinatorLink::~CoordinatorLink() {
   if (thread_.joinable()) thread_.join();
 }
 
-void CoordinatorLink::Start() { thread_ = std::thread([this] { Loop(); }); }
+void CoordinatorLink::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
 
 std::string CoordinatorLink::agent_id() const {
   absl::MutexLock lock(&mu_);
@@ -36,9 +38,9 @@ absl::Status CoordinatorLink::WaitRegistered(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   auto registered = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !agent_id_.empty(); };
   if (mu_.AwaitWithTimeout(absl::Condition(&registered), timeout)) return absl::OkStatus();
-  return absl::DeadlineExceededError(
-      absl::StrCat("not registered with the coordinator after ", absl::FormatDuration(timeout),
-                   last_error_.empty() ? "" : ": ", last_error_));
+  return absl::DeadlineExceededError(absl::StrCat("not registered with the coordinator after ",
+                                                  absl::FormatDuration(timeout),
+                                                  last_error_.empty() ? "" : ": ", last_error_));
 }
 
 absl::Status CoordinatorLink::Register() {

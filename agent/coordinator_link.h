@@ -6,11 +6,11 @@
 #ifndef PARAMSYNC_AGENT_COORDINATOR_LINK_H_
 #define PARAMSYNC_AGENT_COORDINATOR_LINK_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <memory>
 #include <string>
 #include <thread>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"

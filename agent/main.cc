@@ -13,7 +13,8 @@
 #include "common/signal_waiter.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:0", "host:port to serve on; port 0 picks a free one");
-ABSL_FLAG(std::string, advertise_host, "", "host other agents reach this one at (default: listen host)");
+ABSL_FLAG(std::string, advertise_host, "",
+          "host other agents reach this one at (default: listen host)");
 ABSL_FLAG(std::string, coordinator, "127.0.0.1:50051", "coordinator host:port");
 ABSL_FLAG(std::string, device, "cpu", "device this agent serves: cpu or cpu:N (host memory)");
 ABSL_FLAG(std::string, node_name, "", "physical host name (default: advertise host)");

@@ -44,12 +44,15 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(
     close(in_pipe[0]);
     close(out_pipe[1]);
   }
-  return std::unique_ptr<ChildProcess>(new ChildProcess(
-      pid, interactive ? in_pipe[1] : -1, interactive ? out_pipe[0] : -1, log_path));
+  return std::unique_ptr<ChildProcess>(new ChildProcess(pid, interactive ? in_pipe[1] : -1,
+                                                        interactive ? out_pipe[0] : -1, log_path));
 }
 
 ChildProcess::~ChildProcess() {
-  if (stdin_fd_ >= 0) close(stdin_fd_);
+  if (stdin_fd_ >= 0) {
+    close(stdin_fd_);
+    WaitForExit(absl::Seconds(2));
+  }
   Terminate(absl::Seconds(3));
   if (stdout_fd_ >= 0) close(stdout_fd_);
 }
@@ -75,9 +78,9 @@ absl::StatusOr<std::string> ChildProcess::ReadLine(absl::Duration timeout) {
     }
     const int64_t wait_ms = absl::ToInt64Milliseconds(deadline - absl::Now());
     if (wait_ms <= 0) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("child ", pid_, " did not answer within ", absl::FormatDuration(timeout),
-                       "; see ", log_path_));
+      return absl::DeadlineExceededError(absl::StrCat("child ", pid_, " did not answer within ",
+                                                      absl::FormatDuration(timeout), "; see ",
+                                                      log_path_));
     }
     pollfd fd{stdout_fd_, POLLIN, 0};
     if (poll(&fd, 1, static_cast<int>(wait_ms)) <= 0) continue;
@@ -91,8 +94,7 @@ absl::StatusOr<std::string> ChildProcess::ReadLine(absl::Duration timeout) {
   }
 }
 
-absl::StatusOr<std::string> ChildProcess::Command(const std::string& line,
-                                                  absl::Duration timeout) {
+absl::StatusOr<std::string> ChildProcess::Command(const std::string& line, absl::Duration timeout) {
   absl::Status written = WriteLine(line);
   if (!written.ok()) return written;
   return ReadLine(timeout);
@@ -114,12 +116,17 @@ int ChildProcess::Terminate(absl::Duration grace) {
   return Wait(grace);
 }
 
-int ChildProcess::Wait(absl::Duration timeout) {
+bool ChildProcess::WaitForExit(absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (!Running()) return exit_status_;
-    absl::SleepFor(absl::Milliseconds(10));
+  while (Running()) {
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(absl::Milliseconds(5));
   }
+  return true;
+}
+
+int ChildProcess::Wait(absl::Duration timeout) {
+  if (WaitForExit(timeout)) return exit_status_;
   kill(pid_, SIGKILL);
   waitpid(pid_, &exit_status_, 0);
   exited_ = true;

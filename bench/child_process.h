@@ -2,7 +2,8 @@
 // -----------------------------------------------------------------------------
 // A child process of a local cluster: a daemon (output to a log file) or an
 // interactive framework process that answers one line per command line.
-// Destroying it terminates it (SIGTERM, then SIGKILL after a grace period).
+// Destroying it ends it: an interactive child first gets end-of-input (so it
+// can clean up, e.g. unlink its shared memory), then SIGTERM, then SIGKILL.
 #ifndef PARAMSYNC_BENCH_CHILD_PROCESS_H_
 #define PARAMSYNC_BENCH_CHILD_PROCESS_H_
 
@@ -45,6 +46,9 @@ class ChildProcess {
   const std::string& log_path() const { return log_path_; }
 
  private:
+  // True once the child exited, waiting at most `timeout`.
+  bool WaitForExit(absl::Duration timeout);
+
   ChildProcess(pid_t pid, int stdin_fd, int stdout_fd, std::string log_path)
       : pid_(pid), stdin_fd_(stdin_fd), stdout_fd_(stdout_fd), log_path_(std::move(log_path)) {}
 

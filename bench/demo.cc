@@ -34,8 +34,8 @@ absl::Status SyncAndVerify(client::CoordinatorClient& coordinator, const std::st
   absl::StatusOr<v1::SyncResponse> report = coordinator.Sync(group);
   if (!report.ok()) return Check(report.status(), absl::StrCat("sync of ", group));
   if (report->version() != version) {
-    return absl::InternalError(absl::StrCat("sync reported version ", report->version(),
-                                            ", expected ", version));
+    return absl::InternalError(
+        absl::StrCat("sync reported version ", report->version(), ", expected ", version));
   }
   absl::StatusOr<std::vector<std::string>> verified =
       LocalCluster::CommandAll(inference, absl::StrCat("verify ", version));
@@ -79,8 +79,8 @@ absl::Status Run() {
     if (!deployed.ok()) return Check(deployed.status(), absl::StrCat("deploy ", model->model));
     ranks.push_back(*std::move(deployed));
   }
-  std::cout << "registered trainer (TP2), inference TP2 and TP4 ranks, preset " << preset
-            << "\n" << std::flush;
+  std::cout << "registered trainer (TP2), inference TP2 and TP4 ranks, preset " << preset << "\n"
+            << std::flush;
   for (auto [group, dst] : {std::pair{"tp2_to_tp2", &tp2}, std::pair{"tp2_to_tp4", &tp4}}) {
     v1::SyncGroupSpec spec;
     spec.set_name(group);

@@ -27,8 +27,8 @@ absl::StatusOr<std::string> WaitForAddressFile(const std::string& path, ChildPro
     }
     absl::SleepFor(absl::Milliseconds(20));
   }
-  return absl::DeadlineExceededError(absl::StrCat("no address in ", path, " after ",
-                                                  absl::FormatDuration(kStartTimeout)));
+  return absl::DeadlineExceededError(
+      absl::StrCat("no address in ", path, " after ", absl::FormatDuration(kStartTimeout)));
 }
 
 // Parses "error <CODE> <message>" from tensor_holder into a status.
@@ -84,8 +84,8 @@ absl::Status LocalCluster::WaitForAgents(int count) {
     absl::StatusOr<v1::ListAgentsResponse> agents = coordinator.ListAgents();
     if (agents.ok() && agents->agents_size() == count) return absl::OkStatus();
     if (absl::Now() > deadline) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          count, " agents did not all register within ", absl::FormatDuration(kStartTimeout)));
+      return absl::DeadlineExceededError(absl::StrCat(count, " agents did not all register within ",
+                                                      absl::FormatDuration(kStartTimeout)));
     }
     absl::SleepFor(absl::Milliseconds(20));
   }
@@ -182,8 +182,8 @@ absl::StatusOr<std::vector<std::string>> LocalCluster::CommandAll(
     absl::StatusOr<std::string> line = process->ReadLine(absl::Seconds(120));
     if (!line.ok()) return line.status();
     if (!absl::StartsWith(*line, "ok")) {
-      return absl::DataLossError(absl::StrCat("'", command, "' on process ", process->pid(),
-                                              ": ", *line));
+      return absl::DataLossError(
+          absl::StrCat("'", command, "' on process ", process->pid(), ": ", *line));
     }
     answers.push_back(*line);
   }

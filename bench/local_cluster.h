@@ -21,8 +21,8 @@ struct ModelDeployment {
   std::string model;
   bool trainer = true;
   int tp = 1;
-  int dp = 1;        // Trainer: Megatron data parallel size.
-  int replicas = 1;  // Inference: number of replicas.
+  int dp = 1;               // Trainer: Megatron data parallel size.
+  int replicas = 1;         // Inference: number of replicas.
   std::vector<int> agents;  // Agent index of each rank, in model rank order.
   std::string preset = "small";
   uint64_t seed = 1;

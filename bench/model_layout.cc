@@ -39,7 +39,8 @@ std::vector<ParameterLayout> TransformerParameters(const ModelShape& s) {
   for (int l = 0; l < s.layers; ++l) {
     const std::string prefix = absl::StrCat("decoder.layers.", l, ".");
     out.push_back({prefix + "input_layernorm.weight", s.dtype, {s.hidden}, std::nullopt});
-    out.push_back({prefix + "self_attention.linear_qkv.weight", s.dtype, {3 * s.hidden, s.hidden}, 0});
+    out.push_back(
+        {prefix + "self_attention.linear_qkv.weight", s.dtype, {3 * s.hidden, s.hidden}, 0});
     out.push_back({prefix + "self_attention.linear_proj.weight", s.dtype, {s.hidden, s.hidden}, 1});
     out.push_back({prefix + "post_attention_layernorm.weight", s.dtype, {s.hidden}, std::nullopt});
     out.push_back({prefix + "mlp.linear_fc1.weight", s.dtype, {2 * s.ffn, s.hidden}, 0});

@@ -7,6 +7,7 @@
 //   version   -> "ok <version held>"
 //   quit
 // Startup prints "ready" once registered, or "error <CODE> <message>" and exits 1.
+#include <csignal>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -40,6 +41,18 @@ namespace paramsync::bench {
 namespace {
 
 std::string CodeName(absl::StatusCode code) { return absl::StatusCodeToString(code); }
+
+volatile sig_atomic_t terminated = 0;
+void OnTerminate(int) { terminated = 1; }
+
+// SIGTERM ends the command loop like end-of-input, so that destructors run and
+// the shared-memory region is unlinked. Without SA_RESTART a blocked read
+// returns at once.
+void EndLoopOnSigterm() {
+  struct sigaction action = {};
+  action.sa_handler = OnTerminate;
+  sigaction(SIGTERM, &action, nullptr);
+}
 
 class Holder {
  public:
@@ -137,9 +150,10 @@ int Run() {
   }
   Holder holder(std::move(parameters), *std::move(endpoint), tp_size, parallel->tp_rank(),
                 absl::GetFlag(FLAGS_seed));
+  EndLoopOnSigterm();
   std::cout << "ready" << std::endl;
   std::string line;
-  while (std::getline(std::cin, line)) {
+  while (!terminated && std::getline(std::cin, line)) {
     std::vector<std::string> words = absl::StrSplit(line, ' ', absl::SkipEmpty());
     if (words.empty()) continue;
     int64_t version = 0;

@@ -36,11 +36,12 @@ absl::Duration Timeout(int64_t timeout_ms) {
 template <typename Message>
 absl::Status ParseJson(const char* json, const char* what, Message* message) {
   if (json == nullptr) return absl::InvalidArgumentError(absl::StrCat(what, " is NULL"));
-  google::protobuf::util::Status status = google::protobuf::util::JsonStringToMessage(json, message);
+  google::protobuf::util::Status status =
+      google::protobuf::util::JsonStringToMessage(json, message);
   if (!status.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, " is not a valid JSON ", Message::descriptor()->full_name(), ": ",
-                     status.message().as_string()));
+    return absl::InvalidArgumentError(absl::StrCat(what, " is not a valid JSON ",
+                                                   Message::descriptor()->full_name(), ": ",
+                                                   status.message().as_string()));
   }
   return absl::OkStatus();
 }
@@ -81,15 +82,13 @@ int paramsync_endpoint_register(const char* agent_address, const char* request_j
   return Ok();
 }
 
-void* paramsync_endpoint_tensor(paramsync_endpoint* endpoint, const char* name,
-                                uint64_t* nbytes) {
+void* paramsync_endpoint_tensor(paramsync_endpoint* endpoint, const char* name, uint64_t* nbytes) {
   if (endpoint == nullptr || name == nullptr) return nullptr;
   if (nbytes != nullptr) *nbytes = endpoint->endpoint->Bytes(name);
   return endpoint->endpoint->Data(name);
 }
 
-int paramsync_endpoint_version(paramsync_endpoint* endpoint, int64_t timeout_ms,
-                               int64_t* version) {
+int paramsync_endpoint_version(paramsync_endpoint* endpoint, int64_t timeout_ms, int64_t* version) {
   if (endpoint == nullptr) return Fail(absl::InvalidArgumentError("endpoint is NULL"));
   absl::StatusOr<int64_t> held = endpoint->endpoint->Version(Timeout(timeout_ms));
   if (!held.ok()) return Fail(held.status());
@@ -124,8 +123,8 @@ int paramsync_get_plan(const char* coordinator_address, const char* group, int64
                        char** plan_json) {
   if (absl::Status s = CheckAddress(coordinator_address); !s.ok()) return Fail(s);
   if (group == nullptr) return Fail(absl::InvalidArgumentError("group is NULL"));
-  auto plan = paramsync::client::CoordinatorClient(coordinator_address)
-                  .GetPlan(group, Timeout(timeout_ms));
+  auto plan =
+      paramsync::client::CoordinatorClient(coordinator_address).GetPlan(group, Timeout(timeout_ms));
   if (!plan.ok()) return Fail(plan.status());
   *plan_json = ToJson(*plan);
   return Ok();

@@ -28,10 +28,8 @@ void paramsync_free_string(char* s);
 int paramsync_endpoint_register(const char* agent_address, const char* request_json,
                                 int64_t timeout_ms, paramsync_endpoint** out);
 /* The tensor's bytes in shared memory (NULL for an unknown name). */
-void* paramsync_endpoint_tensor(paramsync_endpoint* endpoint, const char* name,
-                                uint64_t* nbytes);
-int paramsync_endpoint_version(paramsync_endpoint* endpoint, int64_t timeout_ms,
-                               int64_t* version);
+void* paramsync_endpoint_tensor(paramsync_endpoint* endpoint, const char* name, uint64_t* nbytes);
+int paramsync_endpoint_version(paramsync_endpoint* endpoint, int64_t timeout_ms, int64_t* version);
 /* Unmaps and unlinks the region; the agent keeps its own mapping. */
 void paramsync_endpoint_free(paramsync_endpoint* endpoint);
 

@@ -8,10 +8,10 @@ namespace paramsync::client {
 namespace {
 
 template <typename Request, typename Response>
-absl::StatusOr<Response> Call(
-    v1::Coordinator::Stub* stub,
-    grpc::Status (v1::Coordinator::Stub::*rpc)(grpc::ClientContext*, const Request&, Response*),
-    const Request& request, absl::Duration timeout, const char* method) {
+absl::StatusOr<Response> Call(v1::Coordinator::Stub* stub,
+                              grpc::Status (v1::Coordinator::Stub::*rpc)(grpc::ClientContext*,
+                                                                         const Request&, Response*),
+                              const Request& request, absl::Duration timeout, const char* method) {
   grpc::ClientContext context;
   SetTimeout(context, timeout);
   Response response;
@@ -56,8 +56,8 @@ absl::StatusOr<v1::ListAgentsResponse> CoordinatorClient::ListAgents(absl::Durat
               "ListAgents");
 }
 
-absl::StatusOr<v1::ListEndpointsResponse> CoordinatorClient::ListEndpoints(
-    const std::string& model, absl::Duration timeout) {
+absl::StatusOr<v1::ListEndpointsResponse> CoordinatorClient::ListEndpoints(const std::string& model,
+                                                                           absl::Duration timeout) {
   v1::ListEndpointsRequest request;
   request.set_model(model);
   return Call(stub_.get(), &v1::Coordinator::Stub::ListEndpoints, request, timeout,

@@ -31,8 +31,8 @@ namespace paramsync::client {
 struct TensorDecl {
   std::string name;
   v1::DType dtype = v1::DTYPE_FLOAT32;
-  std::vector<int64_t> shape;          // The local shard.
-  std::optional<int> tp_split_dim;     // Absent: every TP rank holds it whole.
+  std::vector<int64_t> shape;       // The local shard.
+  std::optional<int> tp_split_dim;  // Absent: every TP rank holds it whole.
 };
 
 class HostEndpoint {

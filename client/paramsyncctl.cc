@@ -9,13 +9,13 @@
 //
 // Exit codes: 0 success; 1 the operation failed (the status code and message are
 // printed); 2 bad usage.
+#include <google/protobuf/util/json_util.h>
+
 #include <fstream>
 #include <iostream>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <google/protobuf/util/json_util.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -95,10 +95,10 @@ int Status(client::CoordinatorClient& coordinator, absl::Duration timeout) {
                                "RANK", "REPLICA", "TP", "PP", "TENSORS", "BYTES", "VERSION");
   for (const v1::EndpointStatus& e : endpoints->endpoints()) {
     const v1::EndpointSpec& s = e.endpoint();
-    std::cout << absl::StrFormat(
-        "%-20s %-10s %5d %8d %3d %3d %8d %12d %8d\n", s.model(),
-        s.role() == v1::ROLE_TRAINER ? "trainer" : "inference", s.rank(), s.replica(),
-        s.parallel().tp_size(), s.parallel().pp_size(), e.parameters(), e.bytes(), e.version());
+    std::cout << absl::StrFormat("%-20s %-10s %5d %8d %3d %3d %8d %12d %8d\n", s.model(),
+                                 s.role() == v1::ROLE_TRAINER ? "trainer" : "inference", s.rank(),
+                                 s.replica(), s.parallel().tp_size(), s.parallel().pp_size(),
+                                 e.parameters(), e.bytes(), e.version());
   }
   return 0;
 }

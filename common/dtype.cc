@@ -12,10 +12,10 @@ struct DTypeInfo {
 };
 
 constexpr DTypeInfo kDTypes[] = {
-    {v1::DTYPE_FLOAT32, "float32", 4}, {v1::DTYPE_FLOAT16, "float16", 2},
+    {v1::DTYPE_FLOAT32, "float32", 4},   {v1::DTYPE_FLOAT16, "float16", 2},
     {v1::DTYPE_BFLOAT16, "bfloat16", 2}, {v1::DTYPE_FLOAT64, "float64", 8},
-    {v1::DTYPE_INT8, "int8", 1},        {v1::DTYPE_UINT8, "uint8", 1},
-    {v1::DTYPE_INT32, "int32", 4},      {v1::DTYPE_INT64, "int64", 8},
+    {v1::DTYPE_INT8, "int8", 1},         {v1::DTYPE_UINT8, "uint8", 1},
+    {v1::DTYPE_INT32, "int32", 4},       {v1::DTYPE_INT64, "int64", 8},
 };
 
 constexpr uint64_t kMaxTensorBytes = uint64_t{1} << 48;

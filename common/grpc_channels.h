@@ -5,10 +5,10 @@
 #ifndef PARAMSYNC_COMMON_GRPC_CHANNELS_H_
 #define PARAMSYNC_COMMON_GRPC_CHANNELS_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <memory>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 namespace paramsync {
 

@@ -19,9 +19,9 @@
 
 // Evaluates `expr` (an absl::Status) and returns it from the enclosing function
 // when it is not OK.
-#define RETURN_IF_ERROR(expr)                          \
-  do {                                                 \
-    ::absl::Status paramsync_status_ = (expr);         \
+#define RETURN_IF_ERROR(expr)                              \
+  do {                                                     \
+    ::absl::Status paramsync_status_ = (expr);             \
     if (!paramsync_status_.ok()) return paramsync_status_; \
   } while (0)
 

@@ -9,8 +9,8 @@ namespace paramsync {
 absl::Status ValidateSlice(const SliceSpec& spec, size_t* slice_bytes) {
   const int rank = static_cast<int>(spec.shape.size());
   if (spec.dim < 0 || spec.dim >= rank) {
-    return absl::InvalidArgumentError(absl::StrCat("slice dim ", spec.dim,
-                                                   " is out of range for a tensor of rank ", rank));
+    return absl::InvalidArgumentError(
+        absl::StrCat("slice dim ", spec.dim, " is out of range for a tensor of rank ", rank));
   }
   if (spec.num_slices <= 0 || spec.shape[spec.dim] % spec.num_slices != 0) {
     return absl::InvalidArgumentError(absl::StrCat("dimension ", spec.dim, " of size ",
@@ -34,8 +34,8 @@ absl::Status CopySlice(const SliceSpec& spec, const void* whole, void* slice, si
   absl::Status valid = ValidateSlice(spec, &expected);
   if (!valid.ok()) return valid;
   if (expected != slice_bytes) {
-    return absl::InvalidArgumentError(absl::StrCat("slice needs ", expected,
-                                                   " bytes, destination holds ", slice_bytes));
+    return absl::InvalidArgumentError(
+        absl::StrCat("slice needs ", expected, " bytes, destination holds ", slice_bytes));
   }
   // The tensor is [outer, dim, inner]: each of the `outer` rows contributes one
   // contiguous run of the slice.

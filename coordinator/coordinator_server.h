@@ -6,10 +6,10 @@
 #ifndef PARAMSYNC_COORDINATOR_COORDINATOR_SERVER_H_
 #define PARAMSYNC_COORDINATOR_COORDINATOR_SERVER_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <memory>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"

@@ -8,8 +8,7 @@
 #include "common/signal_waiter.h"
 #include "coordinator/coordinator_server.h"
 
-ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
-          "host:port to serve on; port 0 picks a free one");
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "host:port to serve on; port 0 picks a free one");
 ABSL_FLAG(int, heartbeat_interval_ms, 1000, "how often agents heartbeat");
 ABSL_FLAG(std::string, address_file, "", "write the bound host:port here once serving");
 

@@ -55,9 +55,9 @@ grpc::Status AgentControlService::DestroyGroups(grpc::ServerContext*,
 grpc::Status AgentControlService::Abort(grpc::ServerContext*, const v1::AbortRequest* request,
                                         v1::AbortResponse*) {
   LOG(WARNING) << "aborting sync " << request->sync_id() << ": " << request->reason();
-  transport_->Abort(request->sync_id(),
-                    absl::AbortedError(absl::StrCat("sync aborted by the coordinator: ",
-                                                    request->reason())));
+  transport_->Abort(
+      request->sync_id(),
+      absl::AbortedError(absl::StrCat("sync aborted by the coordinator: ", request->reason())));
   return grpc::Status::OK;
 }
 

@@ -27,8 +27,7 @@ class AgentControlService final : public v1::AgentControl::Service {
                         v1::RunTasksResponse* response) override;
   grpc::Status Commit(grpc::ServerContext* context, const v1::CommitRequest* request,
                       v1::CommitResponse* response) override;
-  grpc::Status DestroyGroups(grpc::ServerContext* context,
-                             const v1::DestroyGroupsRequest* request,
+  grpc::Status DestroyGroups(grpc::ServerContext* context, const v1::DestroyGroupsRequest* request,
                              v1::DestroyGroupsResponse* response) override;
   grpc::Status Abort(grpc::ServerContext* context, const v1::AbortRequest* request,
                      v1::AbortResponse* response) override;

@@ -6,8 +6,7 @@
 namespace paramsync::agent {
 
 grpc::Status AgentDataService::Push(grpc::ServerContext* context,
-                                    grpc::ServerReader<v1::DataChunk>* reader,
-                                    v1::PushResponse*) {
+                                    grpc::ServerReader<v1::DataChunk>* reader, v1::PushResponse*) {
   v1::DataChunk chunk;
   if (!reader->Read(&chunk)) {
     return ToGrpcStatus(absl::InvalidArgumentError("Push stream carried no chunk"));

@@ -29,8 +29,8 @@ grpc::Status AgentLocalService::RegisterEndpoint(grpc::ServerContext*,
 grpc::Status AgentLocalService::GetVersion(grpc::ServerContext*,
                                            const v1::GetVersionRequest* request,
                                            v1::GetVersionResponse* response) {
-  absl::StatusOr<int64_t> version = tensors_->GetVersion(
-      EndpointKey(request->endpoint().model(), request->endpoint().rank()));
+  absl::StatusOr<int64_t> version =
+      tensors_->GetVersion(EndpointKey(request->endpoint().model(), request->endpoint().rank()));
   if (!version.ok()) return ToGrpcStatus(version.status());
   response->set_version(*version);
   return grpc::Status::OK;

@@ -26,12 +26,12 @@ absl::Status GroupTable::Setup(const v1::CollectiveGroupSpec& spec) {
   group->view.nccl_unique_id = spec.nccl_unique_id();
   for (const v1::GroupMember& member : spec.members()) {
     if (!ranks.insert(member.sync_rank()).second) {
-      return absl::InvalidArgumentError(absl::StrCat("group ", spec.name(), " lists sync rank ",
-                                                     member.sync_rank(), " twice"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("group ", spec.name(), " lists sync rank ", member.sync_rank(), " twice"));
     }
     if (member.agent_address().empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "group ", spec.name(), ": member ", member.sync_rank(), " has no agent_address"));
+      return absl::InvalidArgumentError(absl::StrCat("group ", spec.name(), ": member ",
+                                                     member.sync_rank(), " has no agent_address"));
     }
     group->view.members.push_back(
         GroupMemberAddress{member.sync_rank(), member.agent_id(), member.agent_address()});

@@ -25,7 +25,7 @@ class StagingStore {
     buffers_[{endpoint, name}] = std::make_shared<std::vector<char>>(std::move(bytes));
   }
   absl::StatusOr<std::shared_ptr<std::vector<char>>> Get(const EndpointKey& endpoint,
-                                                        const std::string& name) const {
+                                                         const std::string& name) const {
     absl::MutexLock lock(&mu_);
     auto it = buffers_.find({endpoint, name});
     if (it == buffers_.end()) {
@@ -72,9 +72,7 @@ struct RunContext {
 }  // namespace
 
 TaskRunner::TaskRunner(TensorRegistry* tensors, GroupTable* groups, Transport* transport)
-    : tensors_(tensors),
-      groups_(groups),
-      transport_(transport) {}
+    : tensors_(tensors), groups_(groups), transport_(transport) {}
 
 namespace {
 
@@ -91,9 +89,9 @@ absl::Status SendTask(const v1::TransferTask& task, const CollectiveGroup& group
       ASSIGN_OR_RETURN(std::shared_ptr<std::vector<char>> bytes,
                        run.staging.Get(endpoint, move.src_name()));
       if (bytes->size() != wire_bytes) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "staged tensor '", move.src_name(), "' has ", bytes->size(), " bytes, task sends ",
-            wire_bytes));
+        return absl::FailedPreconditionError(absl::StrCat("staged tensor '", move.src_name(),
+                                                          "' has ", bytes->size(),
+                                                          " bytes, task sends ", wire_bytes));
       }
       buffers.push_back(ConstBuffer{bytes->data(), bytes->size()});
       staged.push_back(std::move(bytes));
@@ -102,8 +100,8 @@ absl::Status SendTask(const v1::TransferTask& task, const CollectiveGroup& group
     ASSIGN_OR_RETURN(const TensorView view, tensors.Find(endpoint, move.src_name()));
     if (view.nbytes != wire_bytes) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "tensor '", move.src_name(), "' of ", endpoint.first, " rank ", endpoint.second,
-          " has ", view.nbytes, " bytes, the plan sends ", wire_bytes));
+          "tensor '", move.src_name(), "' of ", endpoint.first, " rank ", endpoint.second, " has ",
+          view.nbytes, " bytes, the plan sends ", wire_bytes));
     }
     buffers.push_back(ConstBuffer{view.data, view.nbytes});
   }
@@ -117,7 +115,7 @@ absl::Status SendTask(const v1::TransferTask& task, const CollectiveGroup& group
 struct Landing {
   const v1::TensorMove* move;
   TensorView destination;
-  bool staged = false;        // Received into `staging`, not straight into `destination`.
+  bool staged = false;  // Received into `staging`, not straight into `destination`.
   std::vector<char> staging;
 };
 
@@ -136,8 +134,8 @@ absl::Status ReceiveTask(const v1::TransferTask& task, const v1::Receiver& recei
       landing.staging.resize(wire_bytes);
     } else if (destination.nbytes != wire_bytes) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "tensor '", move.dst_name(), "' of ", endpoint.first, " rank ", endpoint.second,
-          " has ", destination.nbytes, " bytes, the sender's has ", wire_bytes));
+          "tensor '", move.dst_name(), "' of ", endpoint.first, " rank ", endpoint.second, " has ",
+          destination.nbytes, " bytes, the sender's has ", wire_bytes));
     }
     landings.push_back(std::move(landing));
   }
@@ -158,15 +156,15 @@ absl::Status ReceiveTask(const v1::TransferTask& task, const v1::Receiver& recei
       if (move.num_slices() > 1) {
         SliceSpec slice{move.wire_shape(), DTypeSize(move.dtype()), move.slice_dim(),
                         move.num_slices(), receiver.slice_index()};
-        RETURN_IF_ERROR(Annotate(CopySlice(slice, landing.staging.data(),
-                                           landing.destination.data, landing.destination.nbytes),
+        RETURN_IF_ERROR(Annotate(CopySlice(slice, landing.staging.data(), landing.destination.data,
+                                           landing.destination.nbytes),
                                  absl::StrCat("tensor '", move.dst_name(), "'")));
       } else if (landing.destination.nbytes == landing.staging.size()) {
         std::memcpy(landing.destination.data, landing.staging.data(), landing.staging.size());
       } else {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "tensor '", move.dst_name(), "' has ", landing.destination.nbytes,
-            " bytes, the sender's has ", landing.staging.size()));
+        return absl::FailedPreconditionError(
+            absl::StrCat("tensor '", move.dst_name(), "' has ", landing.destination.nbytes,
+                         " bytes, the sender's has ", landing.staging.size()));
       }
       if (receiver.stage_whole()) {
         run.staging.Put(endpoint, move.dst_name(), std::move(landing.staging));
@@ -193,8 +191,8 @@ absl::StatusOr<v1::RunTasksResponse> TaskRunner::Run(const v1::RunTasksRequest& 
     ASSIGN_OR_RETURN(std::shared_ptr<const CollectiveGroup> group, groups_->Find(task.group()));
     const v1::GroupMember* root = group->Member(task.root_sync_rank());
     if (root == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ": root rank ", task.root_sync_rank(),
-                                                     " is not in the group"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": root rank ", task.root_sync_rank(), " is not in the group"));
     }
     auto& jobs = stages[task.stage()];
     if (root->agent_address() == self_address_) {
@@ -205,8 +203,8 @@ absl::StatusOr<v1::RunTasksResponse> TaskRunner::Run(const v1::RunTasksRequest& 
     for (const v1::Receiver& receiver : task.receivers()) {
       const v1::GroupMember* member = group->Member(receiver.sync_rank());
       if (member == nullptr) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            where, ": receiver rank ", receiver.sync_rank(), " is not in the group"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ": receiver rank ", receiver.sync_rank(), " is not in the group"));
       }
       if (member->agent_address() != self_address_) continue;
       jobs.push_back([this, &task, &receiver, group, &run, where] {

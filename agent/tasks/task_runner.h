@@ -34,8 +34,7 @@ class TaskRunner {
   // Runs `request`. Blocks until every task finished, one failed (then the
   // others of this sync are aborted), or `deadline` passed. Errors name the task,
   // group, endpoint and tensor.
-  absl::StatusOr<v1::RunTasksResponse> Run(const v1::RunTasksRequest& request,
-                                           absl::Time deadline);
+  absl::StatusOr<v1::RunTasksResponse> Run(const v1::RunTasksRequest& request, absl::Time deadline);
 
  private:
   std::string self_address_;  // Set once, before the agent registers.

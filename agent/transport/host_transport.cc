@@ -12,8 +12,7 @@
 namespace paramsync::agent {
 
 HostTransport::HostTransport(Inbox* inbox, ChannelFactory channel_factory)
-    : inbox_(inbox),
-      channel_factory_(std::move(channel_factory)) {}
+    : inbox_(inbox), channel_factory_(std::move(channel_factory)) {}
 
 absl::Status HostTransport::SetupGroup(const GroupView& group) {
   // Host transfers need no per-group state: each push names its receiver.
@@ -27,8 +26,7 @@ void HostTransport::DestroyGroup(const std::string&) {}
 
 absl::Status HostTransport::BroadcastSend(const GroupView& group, uint64_t sync_id,
                                           uint64_t task_id, absl::Span<const int> receivers,
-                                          absl::Span<const ConstBuffer> data,
-                                          absl::Time deadline) {
+                                          absl::Span<const ConstBuffer> data, absl::Time deadline) {
   std::vector<const GroupMemberAddress*> members;
   for (int rank : receivers) {
     const GroupMemberAddress* member = group.Member(rank);
@@ -42,8 +40,8 @@ absl::Status HostTransport::BroadcastSend(const GroupView& group, uint64_t sync_
   std::vector<std::thread> threads;
   for (size_t i = 1; i < members.size(); ++i) {
     threads.emplace_back([&, i] {
-      results[i] = SendOne(*members[i], TransferKey{sync_id, task_id, members[i]->sync_rank},
-                           data, deadline);
+      results[i] = SendOne(*members[i], TransferKey{sync_id, task_id, members[i]->sync_rank}, data,
+                           deadline);
     });
   }
   if (!members.empty()) {

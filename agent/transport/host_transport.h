@@ -7,10 +7,10 @@
 #ifndef PARAMSYNC_AGENT_TRANSPORT_HOST_TRANSPORT_H_
 #define PARAMSYNC_AGENT_TRANSPORT_HOST_TRANSPORT_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <memory>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"

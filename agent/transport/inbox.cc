@@ -27,8 +27,8 @@ absl::Status PendingReceive::Write(const void* data, size_t size) {
     return status_.ok() ? absl::FailedPreconditionError("transfer already complete") : status_;
   }
   if (size > total_bytes_ - written_) {
-    return absl::InvalidArgumentError(absl::StrCat("sender sent more than the ", total_bytes_,
-                                                   " bytes the receiver expects"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("sender sent more than the ", total_bytes_, " bytes the receiver expects"));
   }
   const char* src = static_cast<const char*>(data);
   while (size > 0) {
@@ -54,8 +54,8 @@ absl::Status PendingReceive::Finish(const absl::Status& status) {
   if (!status.ok()) {
     status_ = status;
   } else if (written_ != total_bytes_) {
-    status_ = absl::InvalidArgumentError(absl::StrCat(
-        "sender sent ", written_, " bytes, the receiver expects ", total_bytes_));
+    status_ = absl::InvalidArgumentError(
+        absl::StrCat("sender sent ", written_, " bytes, the receiver expects ", total_bytes_));
   }
   return status_;
 }
@@ -75,25 +75,22 @@ absl::Status Inbox::Receive(const TransferKey& key, std::vector<MutableBuffer> b
     absl::Status aborted = AbortStatus(key.sync_id);
     if (!aborted.ok()) return aborted;
     if (!slots_.emplace(key, Slot{receive, false}).second) {
-      return absl::AlreadyExistsError(absl::StrCat("a receive for ", ToString(key),
-                                                   " is already posted"));
+      return absl::AlreadyExistsError(
+          absl::StrCat("a receive for ", ToString(key), " is already posted"));
     }
   }
   absl::Status result;
   {
     absl::MutexLock lock(&receive->mu_);
-    auto done = [&receive]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(receive->mu_) {
-      return receive->done_;
-    };
+    auto done = [&receive]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(receive->mu_) { return receive->done_; };
     receive->mu_.AwaitWithDeadline(absl::Condition(&done), deadline);
     if (!receive->done_) {
       // Closing it under its lock guarantees no writer is inside Write() now
       // and none will write later.
       receive->done_ = true;
-      receive->status_ = absl::DeadlineExceededError(
-          absl::StrCat("no data (or not all of it) arrived for ", ToString(key),
-                       " before the deadline: ", receive->written_, " of ",
-                       receive->total_bytes_, " bytes"));
+      receive->status_ = absl::DeadlineExceededError(absl::StrCat(
+          "no data (or not all of it) arrived for ", ToString(key),
+          " before the deadline: ", receive->written_, " of ", receive->total_bytes_, " bytes"));
     }
     result = receive->status_;
   }
@@ -103,7 +100,7 @@ absl::Status Inbox::Receive(const TransferKey& key, std::vector<MutableBuffer> b
 }
 
 absl::StatusOr<std::shared_ptr<PendingReceive>> Inbox::Claim(const TransferKey& key,
-                                                            absl::Time deadline) {
+                                                             absl::Time deadline) {
   absl::MutexLock lock(&mu_);
   auto ready = [this, &key]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return slots_.contains(key) || !AbortStatus(key.sync_id).ok();

@@ -63,7 +63,7 @@ class Inbox {
   // DEADLINE_EXCEEDED if it is not posted by `deadline`; ALREADY_EXISTS if
   // another writer claimed it.
   absl::StatusOr<std::shared_ptr<PendingReceive>> Claim(const TransferKey& key,
-                                                       absl::Time deadline);
+                                                        absl::Time deadline);
 
   // Fails pending receives and claims of `sync_id` (0: all) with `reason`; later
   // calls for an aborted sync id fail at once.

@@ -92,8 +92,7 @@ class Transport {
   // what the root sends, or both sides fail.
   virtual absl::Status BroadcastRecv(const GroupView& group, const TransferKey& key,
                                      int root_sync_rank, absl::Span<const int> receivers,
-                                     absl::Span<const MutableBuffer> data,
-                                     absl::Time deadline) = 0;
+                                     absl::Span<const MutableBuffer> data, absl::Time deadline) = 0;
 
   // Fails every pending call of `sync_id` (0: of every sync) with `reason`.
   virtual void Abort(uint64_t sync_id, const absl::Status& reason) = 0;
@@ -106,8 +105,8 @@ class Transport {
   }
   absl::Status Recv(const GroupView& group, const TransferKey& key, int sender,
                     absl::Span<const MutableBuffer> data, absl::Time deadline) {
-    return BroadcastRecv(group, key, sender, absl::MakeConstSpan(&key.receiver_sync_rank, 1),
-                         data, deadline);
+    return BroadcastRecv(group, key, sender, absl::MakeConstSpan(&key.receiver_sync_rank, 1), data,
+                         deadline);
   }
 };
 

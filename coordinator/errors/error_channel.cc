@@ -16,7 +16,8 @@ std::optional<v1::ErrorEvent> ErrorChannel::Subscription::Next(absl::Duration ti
     v1::ErrorEvent lost;
     lost.set_time_unix_ms(absl::ToUnixMillis(absl::Now()));
     lost.set_code(static_cast<int>(absl::StatusCode::kResourceExhausted));
-    lost.set_message(absl::StrCat(dropped_, " error events were dropped: this watcher fell behind"));
+    lost.set_message(
+        absl::StrCat(dropped_, " error events were dropped: this watcher fell behind"));
     dropped_ = 0;
     return lost;
   }

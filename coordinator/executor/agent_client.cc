@@ -1,9 +1,9 @@
 #include "coordinator/executor/agent_client.h"
 
+#include <grpcpp/grpcpp.h>
+
 #include <algorithm>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_channels.h"
@@ -20,8 +20,7 @@ class GrpcAgentClient final : public AgentClientInterface {
 
   absl::Status SetupGroups(const v1::SetupGroupsRequest& request, absl::Time deadline) override {
     v1::SetupGroupsResponse response;
-    return Call("SetupGroups", &v1::AgentControl::Stub::SetupGroups, request, &response,
-                deadline);
+    return Call("SetupGroups", &v1::AgentControl::Stub::SetupGroups, request, &response, deadline);
   }
   absl::StatusOr<v1::RunTasksResponse> RunTasks(const v1::RunTasksRequest& request,
                                                 absl::Time deadline) override {
@@ -79,9 +78,8 @@ class GrpcAgentClient final : public AgentClientInterface {
 }  // namespace
 
 AgentClientPool::AgentClientPool()
-    : factory_([](const std::string& address) {
-        return std::make_shared<GrpcAgentClient>(address);
-      }) {}
+    : factory_(
+          [](const std::string& address) { return std::make_shared<GrpcAgentClient>(address); }) {}
 
 std::shared_ptr<AgentClientInterface> AgentClientPool::Get(const std::string& address) {
   absl::MutexLock lock(&mu_);

@@ -22,8 +22,7 @@ namespace paramsync::coordinator {
 class AgentClientInterface {
  public:
   virtual ~AgentClientInterface() = default;
-  virtual absl::Status SetupGroups(const v1::SetupGroupsRequest& request,
-                                   absl::Time deadline) = 0;
+  virtual absl::Status SetupGroups(const v1::SetupGroupsRequest& request, absl::Time deadline) = 0;
   virtual absl::StatusOr<v1::RunTasksResponse> RunTasks(const v1::RunTasksRequest& request,
                                                         absl::Time deadline) = 0;
   virtual absl::Status Commit(const v1::CommitRequest& request, absl::Time deadline) = 0;

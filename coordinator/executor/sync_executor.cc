@@ -37,7 +37,8 @@ absl::Status FirstError(const std::vector<absl::Status>& results) {
 }  // namespace
 
 absl::StatusOr<SyncOutcome> SyncExecutor::Execute(const TransferPlan& plan, uint64_t sync_id,
-                                                  int64_t version, absl::Time deadline) {
+                                                  int64_t version, bool free_groups,
+                                                  absl::Time deadline) {
   auto unavailable = [] {
     return absl::UnavailableError("the coordinator is shutting down; the sync did not complete");
   };
@@ -60,8 +61,8 @@ absl::StatusOr<SyncOutcome> SyncExecutor::Execute(const TransferPlan& plan, uint
     abort.set_sync_id(sync_id);
     abort.set_reason(std::string(cause.message()));
     ForEachAgent(plan, [&](size_t i) {
-      absl::Status status = agents_->Get(plan.agents[i].agent.address())
-                                ->Abort(abort, absl::Now() + kControlTimeout);
+      absl::Status status =
+          agents_->Get(plan.agents[i].agent.address())->Abort(abort, absl::Now() + kControlTimeout);
       if (!status.ok()) LOG(WARNING) << "abort of sync " << sync_id << ": " << status;
       return status;
     });
@@ -101,6 +102,19 @@ absl::StatusOr<SyncOutcome> SyncExecutor::Execute(const TransferPlan& plan, uint
         ->Commit(commit, absl::Now() + kControlTimeout);
   }));
   if (!committed.ok()) return committed;
+  if (free_groups) {
+    // The sync is committed whatever happens here: a failure only costs memory.
+    ForEachAgent(plan, [&](size_t i) {
+      v1::DestroyGroupsRequest destroy;
+      for (const v1::CollectiveGroupSpec& g : plan.agents[i].groups.groups()) {
+        destroy.add_names(g.name());
+      }
+      absl::Status status = agents_->Get(plan.agents[i].agent.address())
+                                ->DestroyGroups(destroy, absl::Now() + kControlTimeout);
+      if (!status.ok()) LOG(WARNING) << "freeing groups of sync " << sync_id << ": " << status;
+      return status;
+    });
+  }
   return outcome;
 }
 

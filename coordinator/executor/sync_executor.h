@@ -6,6 +6,7 @@
 //      the sync on every agent, so none waits for its deadline;
 //   3. commit: only when every agent succeeded, its inference endpoints are told
 //      the new version. A failed sync never commits.
+//   4. optionally, free: every agent destroys the sync's collective groups.
 #ifndef PARAMSYNC_COORDINATOR_EXECUTOR_SYNC_EXECUTOR_H_
 #define PARAMSYNC_COORDINATOR_EXECUTOR_SYNC_EXECUTOR_H_
 
@@ -33,7 +34,7 @@ class SyncExecutor {
   // Runs `plan` as sync `sync_id` producing `version`. Errors name the agent and
   // the phase; the first error of the transfer phase is returned.
   absl::StatusOr<SyncOutcome> Execute(const TransferPlan& plan, uint64_t sync_id, int64_t version,
-                                      absl::Time deadline);
+                                      bool free_groups, absl::Time deadline);
 
   // Makes running and later Execute() calls fail with UNAVAILABLE.
   void Shutdown();

@@ -29,8 +29,8 @@ absl::Status EndpointRegistry::Register(const v1::RegisterEndpointRequest& reque
       break;
     }
   }
-  EndpointRecord record{spec, request.agent_id(),
-                        {request.parameters().begin(), request.parameters().end()}, 0};
+  EndpointRecord record{
+      spec, request.agent_id(), {request.parameters().begin(), request.parameters().end()}, 0};
   endpoints_[key] = std::move(record);
   return absl::OkStatus();
 }

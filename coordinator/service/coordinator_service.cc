@@ -51,8 +51,7 @@ grpc::Status CoordinatorService::GetPlan(grpc::ServerContext*, const v1::GetPlan
   return grpc::Status::OK;
 }
 
-grpc::Status CoordinatorService::Sync(grpc::ServerContext* context,
-                                      const v1::SyncRequest* request,
+grpc::Status CoordinatorService::Sync(grpc::ServerContext* context, const v1::SyncRequest* request,
                                       v1::SyncResponse* response) {
   absl::StatusOr<v1::SyncResponse> result =
       syncs_->Sync(request->group(), RequestDeadline(*context));

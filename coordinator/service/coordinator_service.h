@@ -42,8 +42,7 @@ class CoordinatorService final : public v1::Coordinator::Service {
                     v1::SyncResponse* response) override;
   grpc::Status ListAgents(grpc::ServerContext* context, const v1::ListAgentsRequest* request,
                           v1::ListAgentsResponse* response) override;
-  grpc::Status ListEndpoints(grpc::ServerContext* context,
-                             const v1::ListEndpointsRequest* request,
+  grpc::Status ListEndpoints(grpc::ServerContext* context, const v1::ListEndpointsRequest* request,
                              v1::ListEndpointsResponse* response) override;
   grpc::Status WatchErrors(grpc::ServerContext* context, const v1::WatchErrorsRequest* request,
                            grpc::ServerWriter<v1::ErrorEvent>* writer) override;

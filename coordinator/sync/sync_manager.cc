@@ -31,16 +31,16 @@ absl::Status ValidateGroupName(const std::string& name) {
 
 absl::Status ValidateGroupSpec(const v1::SyncGroupSpec& spec) {
   RETURN_IF_ERROR(ValidateGroupName(spec.name()));
-  for (auto [field, model] : {std::pair{"src_model", &spec.src_model()},
-                              std::pair{"dst_model", &spec.dst_model()}}) {
+  for (auto [field, model] :
+       {std::pair{"src_model", &spec.src_model()}, std::pair{"dst_model", &spec.dst_model()}}) {
     if (model->empty() || model->size() > kMaxNameLength) {
       return absl::InvalidArgumentError(
           absl::StrCat("group.", field, " must name a registered model"));
     }
   }
   if (spec.src_model() == spec.dst_model()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "group.src_model and group.dst_model are both '", spec.src_model(), "'; they must differ"));
+    return absl::InvalidArgumentError(absl::StrCat("group.src_model and group.dst_model are both '",
+                                                   spec.src_model(), "'; they must differ"));
   }
   if (!v1::CommType_IsValid(spec.comm_type())) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -59,7 +59,7 @@ v1::RankList ToRankList(const std::vector<int>& ranks) {
 v1::SyncPlan ToProto(const planner::SyncPlan& plan) {
   v1::SyncPlan out;
   out.set_comm_type(plan.comm_type == planner::CommType::kP2P ? v1::COMM_TYPE_P2P
-                                                               : v1::COMM_TYPE_BROADCAST);
+                                                              : v1::COMM_TYPE_BROADCAST);
   out.set_tp_num_mapping(plan.tp_num_mapping);
   for (const auto& ranks : plan.src_dp_ranks) *out.add_src_dp_ranks() = ToRankList(ranks);
   for (const auto& ranks : plan.dst_dp_ranks) *out.add_dst_dp_ranks() = ToRankList(ranks);
@@ -97,8 +97,8 @@ absl::StatusOr<PreparedSync> Prepare(const v1::SyncGroupSpec& spec, const AgentR
 
 }  // namespace
 
-SyncManager::SyncManager(AgentRegistry* agents, EndpointRegistry* endpoints,
-                         SyncExecutor* executor, ErrorChannel* errors)
+SyncManager::SyncManager(AgentRegistry* agents, EndpointRegistry* endpoints, SyncExecutor* executor,
+                         ErrorChannel* errors)
     : agents_(agents),
       endpoints_(endpoints),
       executor_(executor),
@@ -113,9 +113,9 @@ absl::Status SyncManager::CreateGroup(const v1::SyncGroupSpec& spec) {
   auto it = groups_.find(spec.name());
   if (it != groups_.end()) {
     if (it->second->spec.SerializeAsString() == spec.SerializeAsString()) return absl::OkStatus();
-    return absl::AlreadyExistsError(absl::StrCat(
-        "sync group '", spec.name(), "' already exists with another spec (",
-        it->second->spec.src_model(), " -> ", it->second->spec.dst_model(), ")"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("sync group '", spec.name(), "' already exists with another spec (",
+                     it->second->spec.src_model(), " -> ", it->second->spec.dst_model(), ")"));
   }
   auto group = std::make_shared<Group>();
   group->spec = spec;
@@ -161,10 +161,10 @@ absl::StatusOr<v1::SyncResponse> SyncManager::RunSync(Group& group, absl::Time d
   const absl::Time start = absl::Now();
   const int64_t version = group.version + 1;
   ASSIGN_OR_RETURN(PreparedSync prepared, Prepare(group.spec, *agents_, *endpoints_));
-  ASSIGN_OR_RETURN(TransferPlan transfer,
-                   BuildTransferPlan(prepared.plan, prepared.participants));
+  ASSIGN_OR_RETURN(TransferPlan transfer, BuildTransferPlan(prepared.plan, prepared.participants));
   const uint64_t sync_id = next_sync_id_++;
-  ASSIGN_OR_RETURN(SyncOutcome outcome, executor_->Execute(transfer, sync_id, version, deadline));
+  ASSIGN_OR_RETURN(SyncOutcome outcome, executor_->Execute(transfer, sync_id, version,
+                                                           group.spec.free_groups(), deadline));
   if (outcome.bytes_received != transfer.dst_bytes) {
     return absl::InternalError(absl::StrCat("agents wrote ", outcome.bytes_received,
                                             " bytes, the plan needs ", transfer.dst_bytes));

@@ -17,10 +17,10 @@ absl::Status CheckModel(const std::string& model, const std::vector<EndpointReco
         absl::StrCat(side, " model '", model, "' has no registered endpoint"));
   }
   if (endpoints.front().spec.role() != role) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        side, " model '", model, "' is registered with role ",
-        v1::Role_Name(endpoints.front().spec.role()), "; a ", side, " must be ",
-        v1::Role_Name(role)));
+    return absl::FailedPreconditionError(
+        absl::StrCat(side, " model '", model, "' is registered with role ",
+                     v1::Role_Name(endpoints.front().spec.role()), "; a ", side, " must be ",
+                     v1::Role_Name(role)));
   }
   return absl::OkStatus();
 }
@@ -39,10 +39,10 @@ absl::Status CheckComplete(const std::string& model, const std::vector<EndpointR
     if (r >= expected) extra.push_back(r);
   }
   if (missing.empty() && extra.empty()) return absl::OkStatus();
-  return absl::FailedPreconditionError(absl::StrCat(
-      "model '", model, "' (", layout, ") needs ranks 0..", expected - 1,
-      missing.empty() ? "" : "; missing ranks: ", absl::StrJoin(missing, ","),
-      extra.empty() ? "" : "; unexpected ranks: ", absl::StrJoin(extra, ",")));
+  return absl::FailedPreconditionError(
+      absl::StrCat("model '", model, "' (", layout, ") needs ranks 0..", expected - 1,
+                   missing.empty() ? "" : "; missing ranks: ", absl::StrJoin(missing, ","),
+                   extra.empty() ? "" : "; unexpected ranks: ", absl::StrJoin(extra, ",")));
 }
 
 }  // namespace
@@ -55,16 +55,15 @@ absl::StatusOr<SyncParticipants> BuildSyncParticipants(
   RETURN_IF_ERROR(CheckModel(group.dst_model(), dst, v1::ROLE_INFERENCE, "inference"));
   const v1::ParallelConfig& sp = src.front().spec.parallel();
   const v1::ParallelConfig& dp = dst.front().spec.parallel();
-  RETURN_IF_ERROR(CheckComplete(group.src_model(), src,
-                                int64_t{sp.tp_size()} * sp.pp_size() * sp.dp_size(),
-                                absl::StrCat("tp ", sp.tp_size(), " pp ", sp.pp_size(), " dp ",
-                                             sp.dp_size())));
+  RETURN_IF_ERROR(
+      CheckComplete(group.src_model(), src, int64_t{sp.tp_size()} * sp.pp_size() * sp.dp_size(),
+                    absl::StrCat("tp ", sp.tp_size(), " pp ", sp.pp_size(), " dp ", sp.dp_size())));
   const int replica_size = dp.tp_size() * dp.pp_size();
   int replicas = 0;
   for (const EndpointRecord& e : dst) replicas = std::max(replicas, e.spec.replica() + 1);
-  RETURN_IF_ERROR(CheckComplete(group.dst_model(), dst, int64_t{replicas} * replica_size,
-                                absl::StrCat(replicas, " replicas of tp ", dp.tp_size(), " pp ",
-                                             dp.pp_size())));
+  RETURN_IF_ERROR(CheckComplete(
+      group.dst_model(), dst, int64_t{replicas} * replica_size,
+      absl::StrCat(replicas, " replicas of tp ", dp.tp_size(), " pp ", dp.pp_size())));
 
   SyncParticipants out;
   out.num_src = static_cast<int>(src.size());
@@ -86,20 +85,20 @@ absl::StatusOr<SyncParticipants> BuildSyncParticipants(
   planner::SyncTopology& topology = out.topology;
   topology.group_name = group.name();
   topology.comm_type = group.comm_type() == v1::COMM_TYPE_P2P ? planner::CommType::kP2P
-                                                               : planner::CommType::kBroadcast;
+                                                              : planner::CommType::kBroadcast;
   topology.regroup_comm_type = planner::RegroupCommType::kAllToAll;
-  topology.src = planner::ModelParallelism{"megatron", sp.tp_size(), sp.pp_size(), sp.ep_size(),
-                                           sp.dp_size(), 1};
-  topology.dst = planner::ModelParallelism{"vllm", dp.tp_size(), dp.pp_size(), dp.ep_size(), 1,
-                                           replicas};
+  topology.src = planner::ModelParallelism{"megatron",   sp.tp_size(), sp.pp_size(),
+                                           sp.ep_size(), sp.dp_size(), 1};
+  topology.dst =
+      planner::ModelParallelism{"vllm", dp.tp_size(), dp.pp_size(), dp.ep_size(), 1, replicas};
   absl::flat_hash_map<std::string, bool> device_used_by_src;
   for (size_t i = 0; i < ordered.size(); ++i) {
     const EndpointRecord& e = *ordered[i];
     auto agent = agents.find(e.agent_id);
     if (agent == agents.end()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "endpoint ", e.spec.model(), " rank ", e.spec.rank(), " was registered by agent ",
-          e.agent_id, ", which is no longer registered"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("endpoint ", e.spec.model(), " rank ", e.spec.rank(),
+                       " was registered by agent ", e.agent_id, ", which is no longer registered"));
     }
     const bool is_src = static_cast<int>(i) < out.num_src;
     const std::string& host = agent->second.host();
@@ -114,9 +113,8 @@ absl::StatusOr<SyncParticipants> BuildSyncParticipants(
     }
     const v1::ParallelConfig& p = e.spec.parallel();
     topology.endpoints.push_back(planner::EndpointPlacement{
-        is_src, static_cast<int>(i), e.spec.replica(),
-        is_src ? e.spec.rank() : e.spec.local_rank(), node,
-        device_it->second, p.tp_rank(), p.pp_rank(), p.ep_rank(), p.dp_rank()});
+        is_src, static_cast<int>(i), e.spec.replica(), is_src ? e.spec.rank() : e.spec.local_rank(),
+        node, device_it->second, p.tp_rank(), p.pp_rank(), p.ep_rank(), p.dp_rank()});
     out.ranks.push_back(SyncRank{static_cast<int>(i), e, agent->second});
   }
   return out;

@@ -50,8 +50,7 @@ absl::StatusOr<std::string> FindGroupName(const planner::SyncPlan& plan,
     const size_t to = name.rfind("_to_");
     if (from == std::string::npos || to == std::string::npos || to < from) continue;
     int root = 0;
-    if (!absl::SimpleAtoi(name.substr(from + 6, to - from - 6), &root) ||
-        root != broadcast.root) {
+    if (!absl::SimpleAtoi(name.substr(from + 6, to - from - 6), &root) || root != broadcast.root) {
       continue;
     }
     std::set<int> receivers;
@@ -144,9 +143,9 @@ class TaskAssembler {
     if (broadcast.stage > 1) {
       auto it = whole_moves_.find(broadcast.root);
       if (it == whole_moves_.end()) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "stage ", broadcast.stage, " sends from ", Describe(Rank(broadcast.root)),
-            ", which receives nothing in the stage before"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("stage ", broadcast.stage, " sends from ", Describe(Rank(broadcast.root)),
+                         ", which receives nothing in the stage before"));
       }
       return it->second;
     }
@@ -175,16 +174,16 @@ class TaskAssembler {
     }
     if (dst->dtype() != move.dtype()) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "dtype mismatch for '", move.dst_name(), "': ", sender, " has ",
-          DTypeName(move.dtype()), ", ", Describe(receiver), " has ", DTypeName(dst->dtype())));
+          "dtype mismatch for '", move.dst_name(), "': ", sender, " has ", DTypeName(move.dtype()),
+          ", ", Describe(receiver), " has ", DTypeName(dst->dtype())));
     }
     std::vector<int64_t> expected(move.wire_shape().begin(), move.wire_shape().end());
     if (move.num_slices() > 1) {
       const int64_t size = expected[move.slice_dim()];
       if (size % move.num_slices() != 0) {
         return absl::FailedPreconditionError(absl::StrCat(
-            "'", move.src_name(), "' of ", sender, " has dimension ", move.slice_dim(),
-            " of size ", size, ", not divisible by dst TP / src TP = ", move.num_slices()));
+            "'", move.src_name(), "' of ", sender, " has dimension ", move.slice_dim(), " of size ",
+            size, ", not divisible by dst TP / src TP = ", move.num_slices()));
       }
       expected[move.slice_dim()] = size / move.num_slices();
     }
@@ -197,9 +196,9 @@ class TaskAssembler {
                                 : ""));
     }
     if (!received_[receiver.sync_rank].insert(move.dst_name()).second) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          Describe(receiver), " would receive '", move.dst_name(), "' twice (again from ",
-          sender, ")"));
+      return absl::FailedPreconditionError(absl::StrCat(Describe(receiver), " would receive '",
+                                                        move.dst_name(), "' twice (again from ",
+                                                        sender, ")"));
     }
     v1::TensorMove whole = move;
     whole.set_src_name(move.dst_name());

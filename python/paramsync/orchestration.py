@@ -107,11 +107,12 @@ class Coordinator:
         return json.loads(_lib.take_string(out.value))
 
     def create_group(self, name, src_model, dst_model, comm_type="broadcast",
-                     keep_groups=False, timeout=10.0):
+                     free_groups=False, timeout=10.0):
         """Creates sync group ``name`` from trainer ``src_model`` to inference ``dst_model``.
 
-        comm_type: "broadcast" or "p2p" (or a COMM_TYPE_* name). keep_groups: keep
-        the agents' collective groups between syncs. Idempotent for an identical
+        comm_type: "broadcast" or "p2p" (or a COMM_TYPE_* name). free_groups:
+        destroy the agents' collective groups after every sync (by default they
+        are kept for the next one). Idempotent for an identical
         spec. Models need not be registered yet: they are checked at sync time.
 
         Blocks for one RPC. Raises ParamsyncError: INVALID_ARGUMENT (bad name,
@@ -121,7 +122,7 @@ class Coordinator:
         if comm not in _COMM_TYPES.values():
             raise ValueError("comm_type must be 'broadcast' or 'p2p', got %r" % (comm_type,))
         spec = {"name": name, "src_model": src_model, "dst_model": dst_model,
-                "comm_type": comm, "keep_groups": bool(keep_groups)}
+                "comm_type": comm, "free_groups": bool(free_groups)}
         _lib.check(_lib.library().paramsync_create_group(
             self._address, _lib.encode(json.dumps(spec)), _lib.timeout_ms(timeout)))
 

@@ -399,7 +399,7 @@ class InProcessTest(ClusterTestCase):
             trainer.tensors["s"][...] = 2.25
             self.assertEqual(inference.version(), 0)
 
-            self.coordinator.create_group("b", "tb", "ib", comm_type="p2p", keep_groups=True)
+            self.coordinator.create_group("b", "tb", "ib", comm_type="p2p", free_groups=True)
             report = self.coordinator.sync("b", timeout=60)
             self.assertEqual(report.version, 1)
             self.assertEqual(inference.version(), 1)

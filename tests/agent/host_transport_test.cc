@@ -53,7 +53,8 @@ std::vector<uint8_t> Pattern(size_t n, uint8_t seed) {
 
 absl::Time In(absl::Duration d) { return absl::Now() + d; }
 
-TEST_CASE("Broadcast reaches a remote and a same-agent receiver byte for byte", "[host_transport]") {
+TEST_CASE("Broadcast reaches a remote and a same-agent receiver byte for byte",
+          "[host_transport]") {
   DataPlane a, b;
   // Rank 0 (root) and rank 2 live on agent a; rank 1 on agent b.
   GroupView group{"g", {{0, "a", a.address()}, {1, "b", b.address()}, {2, "a", a.address()}}};
@@ -118,8 +119,8 @@ TEST_CASE("A size mismatch fails both sides with a message", "[host_transport]")
   std::vector<uint8_t> out(64);
   absl::Status received;
   std::thread receiver([&] {
-    received = b.transport().Recv(group, {5, 1, 1}, 0, {{out.data(), out.size()}},
-                                  In(absl::Seconds(10)));
+    received =
+        b.transport().Recv(group, {5, 1, 1}, 0, {{out.data(), out.size()}}, In(absl::Seconds(10)));
   });
   absl::Status sent =
       a.transport().Send(group, 5, 1, 1, {{data.data(), data.size()}}, In(absl::Seconds(10)));
@@ -134,8 +135,8 @@ TEST_CASE("A receive with no sender ends at its deadline", "[host_transport]") {
   GroupView group{"g", {{0, "a", "127.0.0.1:1"}, {1, "b", b.address()}}};
   std::vector<uint8_t> out(16);
   const absl::Time start = absl::Now();
-  absl::Status received =
-      b.transport().Recv(group, {6, 1, 1}, 0, {{out.data(), out.size()}}, In(absl::Milliseconds(300)));
+  absl::Status received = b.transport().Recv(group, {6, 1, 1}, 0, {{out.data(), out.size()}},
+                                             In(absl::Milliseconds(300)));
   CHECK(received.code() == absl::StatusCode::kDeadlineExceeded);
   CHECK(absl::Now() - start < absl::Seconds(3));
 }
@@ -146,8 +147,8 @@ TEST_CASE("Abort releases a waiting receiver at once", "[host_transport]") {
   std::vector<uint8_t> out(16);
   absl::Status received;
   std::thread receiver([&] {
-    received = b.transport().Recv(group, {8, 1, 1}, 0, {{out.data(), out.size()}},
-                                  In(absl::Seconds(30)));
+    received =
+        b.transport().Recv(group, {8, 1, 1}, 0, {{out.data(), out.size()}}, In(absl::Seconds(30)));
   });
   absl::SleepFor(absl::Milliseconds(100));
   const absl::Time start = absl::Now();
@@ -156,7 +157,8 @@ TEST_CASE("Abort releases a waiting receiver at once", "[host_transport]") {
   CHECK(received.code() == absl::StatusCode::kAborted);
   CHECK(absl::Now() - start < absl::Seconds(2));
   // Later transfers of an aborted sync fail at once too.
-  CHECK(b.transport().Recv(group, {8, 2, 1}, 0, {{out.data(), out.size()}}, In(absl::Seconds(30)))
+  CHECK(b.transport()
+            .Recv(group, {8, 2, 1}, 0, {{out.data(), out.size()}}, In(absl::Seconds(30)))
             .code() == absl::StatusCode::kAborted);
 }
 
@@ -176,10 +178,10 @@ TEST_CASE("Ranks outside the group are refused", "[host_transport]") {
   GroupView group{"g", {{0, "a", a.address()}}};
   const std::vector<uint8_t> data = Pattern(16, 1);
   const std::vector<int> receivers = {5};
-  CHECK(a.transport()
-            .BroadcastSend(group, 1, 1, receivers, {{data.data(), data.size()}},
-                           In(absl::Seconds(1)))
-            .code() == absl::StatusCode::kInvalidArgument);
+  CHECK(
+      a.transport()
+          .BroadcastSend(group, 1, 1, receivers, {{data.data(), data.size()}}, In(absl::Seconds(1)))
+          .code() == absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

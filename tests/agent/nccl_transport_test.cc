@@ -34,7 +34,8 @@ TEST_CASE("NCCL broadcast moves device bytes between two GPUs", "[.][gpu][nccl_t
   REQUIRE(DeviceCount() >= 2);
   ncclUniqueId id;
   REQUIRE(ncclGetUniqueId(&id) == ncclSuccess);
-  GroupView group{"test_from_0_to_1", {{0, "a", "agent-a"}, {1, "b", "agent-b"}},
+  GroupView group{"test_from_0_to_1",
+                  {{0, "a", "agent-a"}, {1, "b", "agent-b"}},
                   std::string(reinterpret_cast<const char*>(&id), sizeof(id))};
   constexpr size_t kBytes = 8 << 20;
   std::vector<char> expected(kBytes);
@@ -63,8 +64,8 @@ TEST_CASE("NCCL broadcast moves device bytes between two GPUs", "[.][gpu][nccl_t
       send_status =
           (*transport)->BroadcastSend(group, 1, 1, receivers, {{buffer, kBytes}}, deadline);
     } else {
-      recv_status = (*transport)->BroadcastRecv(group, {1, 1, 1}, 0, receivers,
-                                                {{buffer, kBytes}}, deadline);
+      recv_status =
+          (*transport)->BroadcastRecv(group, {1, 1, 1}, 0, receivers, {{buffer, kBytes}}, deadline);
       cudaMemcpy(received.data(), buffer, kBytes, cudaMemcpyDeviceToHost);
     }
     cudaFree(buffer);

@@ -84,15 +84,15 @@ TEST_CASE("paramsyncctl plan refuses bad topologies with a JSON error and exit 1
 }
 
 TEST_CASE("paramsyncctl drives a live coordinator", "[paramsyncctl]") {
-  absl::StatusOr<std::unique_ptr<LocalCluster>> cluster = LocalCluster::Start(2, MakeWorkDir("ctl"));
+  absl::StatusOr<std::unique_ptr<LocalCluster>> cluster =
+      LocalCluster::Start(2, MakeWorkDir("ctl"));
   REQUIRE(cluster.ok());
   auto trainer = (*cluster)->Deploy({"trainer", true, 1, 1, 1, {0}, "tiny"});
   auto inference = (*cluster)->Deploy({"vllm", false, 1, 1, 1, {1}, "tiny"});
   REQUIRE(trainer.ok());
   REQUIRE(inference.ok());
   const std::string coordinator = "--coordinator=" + (*cluster)->coordinator_address();
-  Result created =
-      Ctl({"create-group", coordinator, "--group=g", "--src=trainer", "--dst=vllm"});
+  Result created = Ctl({"create-group", coordinator, "--group=g", "--src=trainer", "--dst=vllm"});
   INFO(created.output);
   REQUIRE(created.exit_code == 0);
   REQUIRE(LocalCluster::CommandAll(*trainer, "fill 1").ok());

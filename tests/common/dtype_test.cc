@@ -7,8 +7,13 @@ namespace paramsync {
 namespace {
 
 TEST_CASE("DType names round-trip and sizes are right", "[dtype]") {
-  for (auto [name, size] : {std::pair{"float32", 4}, {"bfloat16", 2}, {"float16", 2},
-                            {"float64", 8}, {"int8", 1}, {"uint8", 1}, {"int32", 4},
+  for (auto [name, size] : {std::pair{"float32", 4},
+                            {"bfloat16", 2},
+                            {"float16", 2},
+                            {"float64", 8},
+                            {"int8", 1},
+                            {"uint8", 1},
+                            {"int32", 4},
                             {"int64", 8}}) {
     absl::StatusOr<v1::DType> dtype = DTypeFromName(name);
     REQUIRE(dtype.ok());
@@ -27,8 +32,9 @@ TEST_CASE("TensorBytes refuses negative, unknown and absurd shapes", "[dtype]") 
         absl::StatusCode::kInvalidArgument);
   CHECK(TensorBytes(v1::DTYPE_UNSPECIFIED, std::vector<int64_t>{2}).status().code() ==
         absl::StatusCode::kInvalidArgument);
-  CHECK(TensorBytes(v1::DTYPE_FLOAT32, std::vector<int64_t>{1LL << 40, 1LL << 40}).status().code() ==
-        absl::StatusCode::kInvalidArgument);
+  CHECK(
+      TensorBytes(v1::DTYPE_FLOAT32, std::vector<int64_t>{1LL << 40, 1LL << 40}).status().code() ==
+      absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -44,8 +44,7 @@ TEST_CASE("Creating a taken name or a zero-size region fails", "[shared_memory]"
   const std::string name = UniqueName("taken");
   absl::StatusOr<SharedMemoryRegion> first = SharedMemoryRegion::Create(name, 64);
   REQUIRE(first.ok());
-  CHECK(SharedMemoryRegion::Create(name, 64).status().code() ==
-        absl::StatusCode::kAlreadyExists);
+  CHECK(SharedMemoryRegion::Create(name, 64).status().code() == absl::StatusCode::kAlreadyExists);
   CHECK(SharedMemoryRegion::Create(UniqueName("zero"), 0).status().code() ==
         absl::StatusCode::kInvalidArgument);
 }

@@ -74,8 +74,7 @@ TEST_CASE("Endpoints: duplicates, replacement and layout agreement", "[endpoint_
              "already registered by agent");
   CheckError(endpoints.Register(Trainer(b, 1, 4)), absl::StatusCode::kInvalidArgument,
              "every rank of a model must agree");
-  CheckError(endpoints.Register(Trainer("agent-99", 1)), absl::StatusCode::kNotFound,
-             "agent-99");
+  CheckError(endpoints.Register(Trainer("agent-99", 1)), absl::StatusCode::kNotFound, "agent-99");
   REQUIRE(endpoints.Register(Trainer(b, 1)).ok());
   CHECK(endpoints.Model("trainer").size() == 2);
   CHECK(endpoints.Model("other").empty());

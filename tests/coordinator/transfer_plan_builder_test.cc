@@ -87,7 +87,8 @@ void CheckError(const absl::Status& status, absl::StatusCode code, const std::st
 
 TEST_CASE("TP2 -> TP4: stage 1 stages whole shards, stage 2 forwards them, slices by rank",
           "[transfer_plan]") {
-  absl::StatusOr<TransferPlan> plan = Build(Model("t", true, 2, 1, 0), Model("i", false, 4, 1, 2), 6);
+  absl::StatusOr<TransferPlan> plan =
+      Build(Model("t", true, 2, 1, 0), Model("i", false, 4, 1, 2), 6);
   INFO(plan.status().ToString());
   REQUIRE(plan.ok());
   CHECK(plan->agents.size() == 6);
@@ -125,7 +126,8 @@ TEST_CASE("TP2 -> TP4: stage 1 stages whole shards, stage 2 forwards them, slice
 
 TEST_CASE("Equal TP with 2 replicas: one broadcast per trainer rank, straight into tensors",
           "[transfer_plan]") {
-  absl::StatusOr<TransferPlan> plan = Build(Model("t", true, 2, 1, 0), Model("i", false, 2, 2, 2), 6);
+  absl::StatusOr<TransferPlan> plan =
+      Build(Model("t", true, 2, 1, 0), Model("i", false, 2, 2, 2), 6);
   INFO(plan.status().ToString());
   REQUIRE(plan.ok());
   for (const AgentWork& work : plan->agents) {

@@ -12,6 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "bench/local_cluster.h"
 #include "client/coordinator_client.h"
+#include "common/grpc_channels.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 
 namespace paramsync::bench {
 namespace {
@@ -106,6 +108,21 @@ TEST_CASE("SIGTERM fails an in-flight sync with UNAVAILABLE and the coordinator 
   const int status = d.cluster->coordinator().Terminate(absl::Seconds(15));
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
+}
+
+TEST_CASE("The coordinator serves the standard gRPC health check", "[lifecycle]") {
+  absl::StatusOr<std::unique_ptr<LocalCluster>> cluster =
+      LocalCluster::Start(1, MakeWorkDir("health"));
+  REQUIRE(cluster.ok());
+  auto health =
+      grpc::health::v1::Health::NewStub(MakeAgentChannel((*cluster)->coordinator_address()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::Status status = health->Check(&context, {}, &response);
+  INFO(status.error_message());
+  REQUIRE(status.ok());
+  CHECK(response.status() == grpc::health::v1::HealthCheckResponse::SERVING);
 }
 
 TEST_CASE("A failed sync is published on the error channel", "[lifecycle]") {

@@ -154,8 +154,7 @@ void CheckStatus(const absl::Status& status, absl::StatusCode code, const std::s
   CHECK(std::string(status.message()).find(needle) != std::string::npos);
 }
 
-TEST_CASE("Bad input gets a specific status and the coordinator keeps serving",
-          "[integration]") {
+TEST_CASE("Bad input gets a specific status and the coordinator keeps serving", "[integration]") {
   auto cluster = StartCluster(4, "bad-input");
   const std::string preset = "tiny";
   auto trainer = DeployOrDie(*cluster, {"trainer", true, 1, 1, 1, {0}, preset});
@@ -203,8 +202,7 @@ TEST_CASE("Bad input gets a specific status and the coordinator keeps serving",
                 "group.name");
     spec.set_name("bad");
     spec.set_comm_type(static_cast<v1::CommType>(9));
-    CheckStatus(coordinator.CreateSyncGroup(spec), absl::StatusCode::kInvalidArgument,
-                "comm_type");
+    CheckStatus(coordinator.CreateSyncGroup(spec), absl::StatusCode::kInvalidArgument, "comm_type");
     spec.set_dst_model("trainer");
     spec.set_comm_type(v1::COMM_TYPE_BROADCAST);
     CheckStatus(coordinator.CreateSyncGroup(spec), absl::StatusCode::kInvalidArgument,

@@ -13,9 +13,12 @@ constexpr absl::Duration kFinalizeTimeout = absl::Seconds(5);
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<NcclCommunicator>> NcclCommunicator::Start(
-    const std::string& name, int device, int nranks, int rank, const ncclUniqueId& id) {
-  absl::Status status = CudaToStatus(cudaSetDevice(device), absl::StrCat("cudaSetDevice(", device, ")"));
+absl::StatusOr<std::unique_ptr<NcclCommunicator>> NcclCommunicator::Start(const std::string& name,
+                                                                          int device, int nranks,
+                                                                          int rank,
+                                                                          const ncclUniqueId& id) {
+  absl::Status status =
+      CudaToStatus(cudaSetDevice(device), absl::StrCat("cudaSetDevice(", device, ")"));
   if (!status.ok()) return status;
   std::unique_ptr<NcclCommunicator> communicator(new NcclCommunicator(name, device));
   ncclConfig_t config = NCCL_CONFIG_INITIALIZER;

@@ -29,8 +29,8 @@ class NcclCommunicator {
   // Starts joining communicator `name` as `rank` of `nranks` on CUDA device
   // `device`. Returns at once; call WaitReady() before use.
   static absl::StatusOr<std::unique_ptr<NcclCommunicator>> Start(const std::string& name,
-                                                                int device, int nranks, int rank,
-                                                                const ncclUniqueId& id);
+                                                                 int device, int nranks, int rank,
+                                                                 const ncclUniqueId& id);
   ~NcclCommunicator();
 
   // Blocks until every rank joined, init failed, or `deadline` (then aborts:

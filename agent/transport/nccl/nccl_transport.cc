@@ -9,12 +9,11 @@
 namespace paramsync::agent {
 
 absl::StatusOr<std::unique_ptr<NcclTransport>> NcclTransport::Create(int device) {
-  absl::Status status =
-      CudaToStatus(cudaSetDevice(device), absl::StrCat("CUDA device ", device));
+  absl::Status status = CudaToStatus(cudaSetDevice(device), absl::StrCat("CUDA device ", device));
   if (!status.ok()) return status;
   cudaStream_t stream = nullptr;
-  status = CudaToStatus(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking),
-                        "cudaStreamCreate");
+  status =
+      CudaToStatus(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
   if (!status.ok()) return status;
   return std::unique_ptr<NcclTransport>(new NcclTransport(device, stream));
 }
@@ -52,9 +51,10 @@ absl::Status NcclTransport::SetupGroup(const GroupView& view) {
         absl::StrCat("group ", view.name, " has no member on this agent (", self_address_, ")"));
   }
   if (mine > 1) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "group ", view.name, " has ", mine, " members on this device; NCCL cannot send within "
-        "one GPU, so same-device pairs must be planned as device copies"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("group ", view.name, " has ", mine,
+                     " members on this device; NCCL cannot send within "
+                     "one GPU, so same-device pairs must be planned as device copies"));
   }
   {
     absl::MutexLock lock(&mu_);
@@ -85,8 +85,7 @@ void NcclTransport::DestroyGroup(const std::string& name) {
 absl::StatusOr<std::shared_ptr<NcclTransport::Group>> NcclTransport::Find(const GroupView& view) {
   absl::MutexLock lock(&mu_);
   auto it = groups_.find(view.name);
-  if (it == groups_.end() ||
-      it->second->communicator->state() != NcclCommunicator::State::kReady) {
+  if (it == groups_.end() || it->second->communicator->state() != NcclCommunicator::State::kReady) {
     return absl::FailedPreconditionError(
         absl::StrCat("no ready NCCL communicator for group ", view.name, "; set it up first"));
   }
@@ -121,17 +120,16 @@ absl::Status NcclTransport::Run(Group& group, uint64_t sync_id, absl::Time deadl
 
 absl::Status NcclTransport::BroadcastSend(const GroupView& view, uint64_t sync_id, uint64_t,
                                           absl::Span<const int> receivers,
-                                          absl::Span<const ConstBuffer> data,
-                                          absl::Time deadline) {
+                                          absl::Span<const ConstBuffer> data, absl::Time deadline) {
   absl::StatusOr<std::shared_ptr<Group>> group = Find(view);
   if (!group.ok()) return group.status();
   {
     absl::MutexLock lock(&mu_);
     in_flight_.emplace(sync_id, *group);
   }
-  const int root = static_cast<int>(
-      std::find((*group)->agents.begin(), (*group)->agents.end(), self_address_) -
-      (*group)->agents.begin());
+  const int root =
+      static_cast<int>(std::find((*group)->agents.begin(), (*group)->agents.end(), self_address_) -
+                       (*group)->agents.begin());
   std::vector<int> peers;
   for (int receiver : receivers) {
     absl::StatusOr<int> peer = CommRank(**group, view, receiver);

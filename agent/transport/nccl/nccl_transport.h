@@ -57,7 +57,7 @@ class NcclTransport final : public Transport {
     std::vector<std::string> agents;  // Communicator rank -> agent address.
     std::vector<int> members;         // Sync ranks, to tell a changed membership.
     std::unique_ptr<NcclCommunicator> communicator;
-    absl::Mutex mu;                   // One operation at a time per communicator.
+    absl::Mutex mu;  // One operation at a time per communicator.
   };
 
   NcclTransport(int device, cudaStream_t stream) : device_(device), stream_(stream) {}
