@@ -9,8 +9,7 @@
 #include "absl/flags/parse.h"
 #include "absl/synchronization/notification.h"
 #include "agent/agent_server.h"
-#include "common/address_file.h"
-#include "common/signal_waiter.h"
+#include "common/serve_until_signal.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:0", "host:port to serve on; port 0 picks a free one");
 ABSL_FLAG(std::string, advertise_host, "",
@@ -37,14 +36,7 @@ int main(int argc, char** argv) {
     LOG(ERROR) << "agent failed to start: " << agent.status();
     return 1;
   }
-  absl::Status written =
-      paramsync::WriteAddressFile(absl::GetFlag(FLAGS_address_file), (*agent)->address());
-  if (!written.ok()) {
-    LOG(ERROR) << written;
-    return 1;
-  }
-  const int signal = signals.Wait();
-  LOG(INFO) << "signal " << signal << ": shutting down";
-  (*agent)->Shutdown();
-  return 0;
+  return paramsync::ServeUntilSignal(signals, (*agent)->address(),
+                                     absl::GetFlag(FLAGS_address_file),
+                                     [&] { (*agent)->Shutdown(); });
 }

@@ -4,8 +4,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "common/address_file.h"
-#include "common/signal_waiter.h"
+#include "common/serve_until_signal.h"
 #include "coordinator/coordinator_server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "host:port to serve on; port 0 picks a free one");
@@ -31,14 +30,7 @@ int main(int argc, char** argv) {
     LOG(ERROR) << "coordinator failed to start: " << server.status();
     return 1;
   }
-  absl::Status written =
-      paramsync::WriteAddressFile(absl::GetFlag(FLAGS_address_file), (*server)->address());
-  if (!written.ok()) {
-    LOG(ERROR) << written;
-    return 1;
-  }
-  const int signal = signals.Wait();
-  LOG(INFO) << "signal " << signal << ": shutting down";
-  (*server)->Shutdown();
-  return 0;
+  return paramsync::ServeUntilSignal(signals, (*server)->address(),
+                                     absl::GetFlag(FLAGS_address_file),
+                                     [&] { (*server)->Shutdown(); });
 }

@@ -8,6 +8,18 @@
 
 namespace paramsync::agent {
 
+NcclTransport::InFlight::InFlight(NcclTransport* transport, uint64_t sync_id,
+                                  std::shared_ptr<Group> group)
+    : transport_(transport) {
+  absl::MutexLock lock(&transport_->mu_);
+  entry_ = transport_->in_flight_.emplace(sync_id, std::move(group));
+}
+
+NcclTransport::InFlight::~InFlight() {
+  absl::MutexLock lock(&transport_->mu_);
+  transport_->in_flight_.erase(entry_);
+}
+
 absl::StatusOr<std::unique_ptr<NcclTransport>> NcclTransport::Create(int device) {
   absl::Status status = CudaToStatus(cudaSetDevice(device), absl::StrCat("CUDA device ", device));
   if (!status.ok()) return status;
@@ -22,7 +34,6 @@ NcclTransport::~NcclTransport() {
   {
     absl::MutexLock lock(&mu_);
     groups_.clear();
-    in_flight_.clear();
   }
   cudaSetDevice(device_);
   cudaStreamDestroy(stream_);
@@ -103,7 +114,7 @@ absl::StatusOr<int> NcclTransport::CommRank(const Group& group, const GroupView&
   return static_cast<int>(it - group.agents.begin());
 }
 
-absl::Status NcclTransport::Run(Group& group, uint64_t sync_id, absl::Time deadline,
+absl::Status NcclTransport::Run(Group& group, absl::Time deadline,
                                 const std::function<ncclResult_t()>& enqueue) {
   absl::MutexLock group_lock(&group.mu);
   NcclCommunicator& communicator = *group.communicator;
@@ -123,10 +134,7 @@ absl::Status NcclTransport::BroadcastSend(const GroupView& view, uint64_t sync_i
                                           absl::Span<const ConstBuffer> data, absl::Time deadline) {
   absl::StatusOr<std::shared_ptr<Group>> group = Find(view);
   if (!group.ok()) return group.status();
-  {
-    absl::MutexLock lock(&mu_);
-    in_flight_.emplace(sync_id, *group);
-  }
+  InFlight in_flight(this, sync_id, *group);
   const int root =
       static_cast<int>(std::find((*group)->agents.begin(), (*group)->agents.end(), self_address_) -
                        (*group)->agents.begin());
@@ -142,7 +150,7 @@ absl::Status NcclTransport::BroadcastSend(const GroupView& view, uint64_t sync_i
   }
   ncclComm_t comm = (*group)->communicator->comm();
   const bool everyone = peers.size() + 1 == (*group)->agents.size();
-  absl::Status status = Run(**group, sync_id, deadline, [&]() -> ncclResult_t {
+  return Run(**group, deadline, [&]() -> ncclResult_t {
     for (const ConstBuffer& buffer : data) {
       if (everyone) {
         const ncclResult_t r = ncclBroadcast(buffer.data, const_cast<void*>(buffer.data),
@@ -157,14 +165,6 @@ absl::Status NcclTransport::BroadcastSend(const GroupView& view, uint64_t sync_i
     }
     return ncclSuccess;
   });
-  absl::MutexLock lock(&mu_);
-  for (auto [it, end] = in_flight_.equal_range(sync_id); it != end; ++it) {
-    if (it->second == *group) {
-      in_flight_.erase(it);
-      break;
-    }
-  }
-  return status;
 }
 
 absl::Status NcclTransport::BroadcastRecv(const GroupView& view, const TransferKey& key,
@@ -175,14 +175,11 @@ absl::Status NcclTransport::BroadcastRecv(const GroupView& view, const TransferK
   if (!group.ok()) return group.status();
   absl::StatusOr<int> root = CommRank(**group, view, root_sync_rank);
   if (!root.ok()) return root.status();
-  {
-    absl::MutexLock lock(&mu_);
-    in_flight_.emplace(key.sync_id, *group);
-  }
+  InFlight in_flight(this, key.sync_id, *group);
   ncclComm_t comm = (*group)->communicator->comm();
   // The same rule as the root's: a transfer to every other member is a broadcast.
   const bool broadcast = receivers.size() + 1 == (*group)->agents.size();
-  absl::Status status = Run(**group, key.sync_id, deadline, [&]() -> ncclResult_t {
+  return Run(**group, deadline, [&]() -> ncclResult_t {
     for (const MutableBuffer& buffer : data) {
       const ncclResult_t r =
           broadcast ? ncclBroadcast(buffer.data, buffer.data, buffer.size, ncclUint8, *root, comm,
@@ -192,14 +189,6 @@ absl::Status NcclTransport::BroadcastRecv(const GroupView& view, const TransferK
     }
     return ncclSuccess;
   });
-  absl::MutexLock lock(&mu_);
-  for (auto [it, end] = in_flight_.equal_range(key.sync_id); it != end; ++it) {
-    if (it->second == *group) {
-      in_flight_.erase(it);
-      break;
-    }
-  }
-  return status;
 }
 
 void NcclTransport::Abort(uint64_t sync_id, const absl::Status&) {

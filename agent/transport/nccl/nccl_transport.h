@@ -60,13 +60,24 @@ class NcclTransport final : public Transport {
     absl::Mutex mu;  // One operation at a time per communicator.
   };
 
+  // Marks `group` as used by `sync_id` while alive, so that Abort(sync_id) can
+  // abort its communicator.
+  class InFlight {
+   public:
+    InFlight(NcclTransport* transport, uint64_t sync_id, std::shared_ptr<Group> group);
+    ~InFlight();
+
+   private:
+    NcclTransport* const transport_;
+    std::multimap<uint64_t, std::shared_ptr<Group>>::iterator entry_;
+  };
+
   NcclTransport(int device, cudaStream_t stream) : device_(device), stream_(stream) {}
   absl::StatusOr<std::shared_ptr<Group>> Find(const GroupView& group);
   // The communicator rank of `sync_rank`'s agent.
   static absl::StatusOr<int> CommRank(const Group& group, const GroupView& view, int sync_rank);
   // Runs `enqueue` (NCCL calls inside ncclGroupStart/End) and waits for it.
-  absl::Status Run(Group& group, uint64_t sync_id, absl::Time deadline,
-                   const std::function<ncclResult_t()>& enqueue);
+  absl::Status Run(Group& group, absl::Time deadline, const std::function<ncclResult_t()>& enqueue);
 
   const int device_;
   const cudaStream_t stream_;
