@@ -53,16 +53,26 @@ absl::Status CoordinatorLink::Register() {
       FromGrpcStatus(stub_->RegisterAgent(&context, request, &response), "RegisterAgent");
   if (!status.ok()) return status;
   // Endpoints first, then publish the id: a sync must not see the agent without them.
+  std::vector<absl::Status> refused;
   for (const v1::LocalRegisterEndpointRequest& endpoint : tensors_->Registrations()) {
     absl::Status sent = SendEndpoint(response.agent_id(), endpoint);
-    if (!sent.ok()) LOG(ERROR) << "re-registering endpoint failed: " << sent;
+    if (!sent.ok()) {
+      refused.push_back(absl::Status(
+          sent.code(), absl::StrCat("re-registering endpoint ", endpoint.endpoint().model(),
+                                    " rank ", endpoint.endpoint().rank(), ": ", sent.message())));
+      LOG(ERROR) << refused.back();
+    }
   }
-  absl::MutexLock lock(&mu_);
-  agent_id_ = response.agent_id();
-  if (response.heartbeat_interval_ms() > 0) {
-    heartbeat_interval_ = absl::Milliseconds(response.heartbeat_interval_ms());
+  {
+    absl::MutexLock lock(&mu_);
+    agent_id_ = response.agent_id();
+    if (response.heartbeat_interval_ms() > 0) {
+      heartbeat_interval_ = absl::Milliseconds(response.heartbeat_interval_ms());
+    }
   }
-  LOG(INFO) << "registered with the coordinator as " << agent_id_;
+  // Nobody waits on this agent for them: the error channel is where they surface.
+  for (const absl::Status& error : refused) ReportError(error);
+  LOG(INFO) << "registered with the coordinator as " << response.agent_id();
   return absl::OkStatus();
 }
 
@@ -120,8 +130,7 @@ absl::Status CoordinatorLink::RegisterEndpoint(const v1::LocalRegisterEndpointRe
   return SendEndpoint(id, request);
 }
 
-void CoordinatorLink::ReportError(const absl::Status& error, const std::string& group,
-                                  int64_t version) {
+void CoordinatorLink::ReportError(const absl::Status& error) {
   grpc::ClientContext context;
   SetTimeout(context, rpc_timeout_);
   v1::ReportErrorRequest request;
@@ -130,8 +139,6 @@ void CoordinatorLink::ReportError(const absl::Status& error, const std::string& 
   event->set_code(static_cast<int>(error.code()));
   event->set_message(std::string(error.message()));
   event->set_agent_id(agent_id());
-  event->set_group(group);
-  event->set_version(version);
   v1::ReportErrorResponse response;
   grpc::Status status = stub_->ReportError(&context, request, &response);
   if (!status.ok()) LOG(WARNING) << "could not report an error: " << status.error_message();

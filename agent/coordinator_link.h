@@ -38,9 +38,6 @@ class CoordinatorLink {
   // Forwards a framework endpoint. UNAVAILABLE while not registered.
   absl::Status RegisterEndpoint(const v1::LocalRegisterEndpointRequest& request);
 
-  // Sends an error to the coordinator's error channel; best effort.
-  void ReportError(const absl::Status& error, const std::string& group, int64_t version);
-
   std::string agent_id() const;
 
  private:
@@ -48,6 +45,8 @@ class CoordinatorLink {
   absl::Status Register();
   absl::Status SendEndpoint(const std::string& agent_id,
                             const v1::LocalRegisterEndpointRequest& request);
+  // Sends an error to the coordinator's error channel; best effort.
+  void ReportError(const absl::Status& error);
 
   const std::unique_ptr<v1::Coordinator::Stub> stub_;
   const v1::AgentInfo self_;

@@ -43,13 +43,46 @@ std::vector<std::vector<Pair>> ConflictFreeBatches(const std::vector<Pair>& pair
 
 }  // namespace
 
+std::vector<BroadcastGroup> SingleStageGroups(absl::string_view group_name,
+                                              absl::string_view param_group,
+                                              const SendRecvMapping& mapping) {
+  std::vector<BroadcastGroup> groups;
+  groups.reserve(mapping.senders().size());
+  for (int sender : mapping.senders()) {
+    const std::vector<int>& receivers = mapping.ReceiversOf(sender);
+    groups.push_back(
+        {BroadcastGroupName(group_name, param_group, sender, receivers), sender, receivers});
+  }
+  return groups;
+}
+
+std::vector<BroadcastGroup> StageTwoGroups(absl::string_view group_name,
+                                           absl::string_view param_group,
+                                           const SendRecvMapping& stage2, int dst_tp) {
+  std::vector<BroadcastGroup> groups;
+  const std::vector<std::vector<Pair>> batches = ConflictFreeBatches(stage2.Pairs());
+  for (size_t b = 0; b < batches.size(); ++b) {
+    const std::vector<Pair>& batch = batches[b];
+    for (size_t begin = 0, chunk = 0; begin < batch.size(); begin += dst_tp, ++chunk) {
+      const size_t end = std::min(batch.size(), begin + dst_tp);
+      for (size_t i = begin; i < end; ++i) {
+        const std::string prefix =
+            absl::StrCat(group_name, "_stage2_comm_", b, "_", chunk, "_", i - begin);
+        groups.push_back({BroadcastGroupName(prefix, param_group, batch[i].first, {batch[i].second}),
+                          batch[i].first,
+                          {batch[i].second}});
+      }
+    }
+  }
+  return groups;
+}
+
 std::vector<std::string> SingleStageGroupNames(absl::string_view group_name,
                                                absl::string_view param_group,
                                                const SendRecvMapping& mapping) {
   std::vector<std::string> names;
-  for (int sender : mapping.senders()) {
-    names.push_back(
-        BroadcastGroupName(group_name, param_group, sender, mapping.ReceiversOf(sender)));
+  for (BroadcastGroup& group : SingleStageGroups(group_name, param_group, mapping)) {
+    names.push_back(std::move(group.name));
   }
   return names;
 }
@@ -60,17 +93,8 @@ std::vector<std::string> TwoStageGroupNames(absl::string_view group_name,
                                             const SendRecvMapping& stage2, int dst_tp) {
   const std::string stage1_prefix = absl::StrCat(group_name, "_stage1_comm");
   std::vector<std::string> names = SingleStageGroupNames(stage1_prefix, param_group, stage1);
-  const std::vector<std::vector<Pair>> batches = ConflictFreeBatches(stage2.Pairs());
-  for (size_t b = 0; b < batches.size(); ++b) {
-    const std::vector<Pair>& batch = batches[b];
-    for (size_t begin = 0, chunk = 0; begin < batch.size(); begin += dst_tp, ++chunk) {
-      const size_t end = std::min(batch.size(), begin + dst_tp);
-      for (size_t i = begin; i < end; ++i) {
-        const std::string prefix =
-            absl::StrCat(group_name, "_stage2_comm_", b, "_", chunk, "_", i - begin);
-        names.push_back(BroadcastGroupName(prefix, param_group, batch[i].first, {batch[i].second}));
-      }
-    }
+  for (BroadcastGroup& group : StageTwoGroups(group_name, param_group, stage2, dst_tp)) {
+    names.push_back(std::move(group.name));
   }
   return names;
 }

@@ -21,6 +21,24 @@
 
 namespace paramsync::planner {
 
+// A broadcast group: its name, the sender and the receivers.
+struct BroadcastGroup {
+  std::string name;
+  int root = 0;
+  std::vector<int> receivers;
+};
+
+// The groups SingleStageGroupNames() names: one per sender, in mapping order.
+std::vector<BroadcastGroup> SingleStageGroups(absl::string_view group_name,
+                                              absl::string_view param_group,
+                                              const SendRecvMapping& mapping);
+
+// The stage-2 groups TwoStageGroupNames() names: one per stage-2 pair, in the
+// seed's batch / chunk / index order.
+std::vector<BroadcastGroup> StageTwoGroups(absl::string_view group_name,
+                                           absl::string_view param_group,
+                                           const SendRecvMapping& stage2, int dst_tp);
+
 // One broadcast group per sender and all its receivers, in mapping order.
 std::vector<std::string> SingleStageGroupNames(absl::string_view group_name,
                                                absl::string_view param_group,

@@ -97,26 +97,62 @@ const SendRecvMapping* SingleStageMapping(const SyncStrategy& strategy, const Ma
   return nullptr;
 }
 
+void AppendTransfers(int stage, absl::string_view param_group, std::vector<BroadcastGroup> groups,
+                     std::vector<PlannedTransfer>& transfers) {
+  for (BroadcastGroup& group : groups) {
+    transfers.push_back({stage, std::string(param_group), std::move(group.name), group.root,
+                         std::move(group.receivers)});
+  }
+}
+
+// The transfers of one mapping in a p2p sync: one per pair, all in the sync's
+// global group.
+void AppendPairTransfers(const SyncTopology& topology, int stage, absl::string_view param_group,
+                         const SendRecvMapping& mapping, std::vector<PlannedTransfer>& transfers) {
+  for (const auto& [sender, receiver] : mapping.Pairs()) {
+    transfers.push_back({stage, std::string(param_group), topology.group_name, sender, {receiver}});
+  }
+}
+
+// Every transfer of the sync, in the order the seed runs them: routed experts,
+// then the weights (single stage or stage 1), then stage 2.
+std::vector<PlannedTransfer> PlanTransfers(const SyncTopology& topology,
+                                           const SyncStrategy& strategy, const Mappings& mappings) {
+  const bool two_stage = strategy.weights == WeightMapping::kTwoStage;
+  const absl::string_view weights = WeightParamGroup(strategy);
+  std::vector<PlannedTransfer> transfers;
+  if (strategy.comm_type == CommType::kP2P) {
+    AppendPairTransfers(topology, 1, "routed", mappings.routed_experts, transfers);
+    AppendPairTransfers(topology, 1, weights, mappings.stage1, transfers);
+    AppendPairTransfers(topology, 2, weights, mappings.stage2, transfers);
+    return transfers;
+  }
+  const std::string& group = topology.group_name;
+  AppendTransfers(1, "routed", SingleStageGroups(group, "routed", mappings.routed_experts),
+                  transfers);
+  const std::string stage1_prefix = two_stage ? absl::StrCat(group, "_stage1_comm") : group;
+  AppendTransfers(1, weights, SingleStageGroups(stage1_prefix, weights, mappings.stage1),
+                  transfers);
+  if (two_stage) {
+    AppendTransfers(2, weights, StageTwoGroups(group, weights, mappings.stage2, topology.dst.tp),
+                    transfers);
+  }
+  return transfers;
+}
+
+// Every collective group of the sync, sorted: the trainer's all-gather groups
+// and the groups of the transfers (none for p2p, whose transfers run in the
+// global group).
 std::vector<std::string> CollectiveGroupNames(const SyncTopology& topology,
                                               const SyncStrategy& strategy,
-                                              const Mappings& mappings) {
+                                              const Mappings& mappings,
+                                              const std::vector<PlannedTransfer>& transfers) {
   std::vector<std::string> names;
-  const auto append = [&names](std::vector<std::string> more) {
-    names.insert(names.end(), more.begin(), more.end());
-  };
   if (strategy.regroup_in_trainer && strategy.regroup_comm_type == RegroupCommType::kAllGather) {
-    append(AllGatherGroupNames(topology.group_name, WithoutDuplicates(mappings.regroup_groups)));
+    names = AllGatherGroupNames(topology.group_name, WithoutDuplicates(mappings.regroup_groups));
   }
   if (strategy.comm_type == CommType::kBroadcast) {
-    if (const SendRecvMapping* single = SingleStageMapping(strategy, mappings)) {
-      const absl::string_view param_group =
-          strategy.routed_experts == RoutedExpertMapping::kNone ? "default" : "routed";
-      append(SingleStageGroupNames(topology.group_name, param_group, *single));
-    }
-    if (strategy.weights == WeightMapping::kTwoStage) {
-      append(TwoStageGroupNames(topology.group_name, WeightParamGroup(strategy), mappings.stage1,
-                                mappings.stage2, topology.dst.tp));
-    }
+    for (const PlannedTransfer& transfer : transfers) names.push_back(transfer.group_name);
   }
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
@@ -166,7 +202,8 @@ absl::StatusOr<SyncPlan> BuildSyncPlan(const SyncTopology& topology) {
   plan.stage2 = mappings.stage2.Pairs();
   plan.routed_experts = mappings.routed_experts.Pairs();
   plan.regroup_groups = WithoutDuplicates(mappings.regroup_groups);
-  plan.collective_groups = CollectiveGroupNames(topology, strategy, mappings);
+  plan.transfers = PlanTransfers(topology, strategy, mappings);
+  plan.collective_groups = CollectiveGroupNames(topology, strategy, mappings, plan.transfers);
   if (const SendRecvMapping* single = SingleStageMapping(strategy, mappings)) {
     plan.send_order = RoundRobinSendOrder(*single, placement, topology.src.dp);
   }

@@ -26,9 +26,15 @@ class SendRecvMapping {
   std::vector<std::pair<int, int>> Pairs() const;
 
  private:
+  // Index of `sender` in senders_, or -1.
+  int IndexOf(int sender) const;
+
   std::vector<int> senders_;
   std::vector<std::vector<int>> receivers_;  // Parallel to senders_.
-  std::map<int, size_t> index_of_sender_;
+  size_t num_pairs_ = 0;
+  // Index in senders_ by rank (-1: not a sender): ranks are dense, 0 .. n-1.
+  std::vector<int> index_by_rank_;
+  std::map<int, int> index_of_negative_sender_;  // Never used by the planner.
 };
 
 }  // namespace paramsync::planner

@@ -1,5 +1,7 @@
 #include "coordinator/planner/stage1_load_balancer.h"
 
+#include <algorithm>
+#include <functional>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -25,42 +27,88 @@ absl::StatusOr<int> Stage1LoadBalancer::Allocate(absl::Span<const int> dst_stage
   return **chosen;
 }
 
+Stage1LoadBalancer::Block& Stage1LoadBalancer::FindOrAddBlock(absl::Span<const int> ranks,
+                                                              bool& created) {
+  created = false;
+  const int first = ranks.empty() ? -1 : ranks.front();
+  if (first >= 0) {
+    if (static_cast<size_t>(first) >= block_by_first_rank_.size()) {
+      block_by_first_rank_.resize(std::max<size_t>(first + 1, 2 * block_by_first_rank_.size()),
+                                  -1);
+    }
+    int& index = block_by_first_rank_[first];
+    if (index < 0) {
+      index = static_cast<int>(blocks_.size());
+      blocks_.emplace_back().ranks.assign(ranks.begin(), ranks.end());
+      created = true;
+      return blocks_.back();
+    }
+    Block& block = blocks_[index];
+    if (std::equal(block.ranks.begin(), block.ranks.end(), ranks.begin(), ranks.end())) {
+      return block;
+    }
+  }
+  auto [it, inserted] = other_blocks_.try_emplace(std::vector<int>(ranks.begin(), ranks.end()),
+                                                  static_cast<int>(blocks_.size()));
+  if (inserted) {
+    blocks_.emplace_back().ranks.assign(ranks.begin(), ranks.end());
+    created = true;
+  }
+  return blocks_[it->second];
+}
+
 absl::StatusOr<std::optional<int>> Stage1LoadBalancer::Choose(absl::Span<const int> dst_stage,
                                                               int block_index, int start,
                                                               int src_rank, bool pre_allocate) {
   const int k = tp_num_mapping_;
   const int first = block_index * k;
-  std::vector<int> block_ranks(dst_stage.begin() + first, dst_stage.begin() + first + k);
-  auto [it, created] = blocks_.try_emplace(block_ranks);
-  Block& block = it->second;
+  const absl::Span<const int> block_ranks = dst_stage.subspan(first, k);
+  bool created = false;
+  Block& block = FindOrAddBlock(block_ranks, created);
+  std::vector<Candidate>& queue = block.queue;
+  constexpr std::greater<Candidate> kAfter;  // Min-heap order.
+  const auto push = [&](const Candidate& c) {
+    queue.push_back(c);
+    std::push_heap(queue.begin(), queue.end(), kAfter);
+  };
+  const auto pop = [&] {
+    std::pop_heap(queue.begin(), queue.end(), kAfter);
+    const Candidate top = queue.back();
+    queue.pop_back();
+    return top;
+  };
   if (created) {
-    for (int seq = 0; seq < k; ++seq) block.queue.emplace(0, seq, first + (start + seq) % k);
+    queue.reserve(k);
+    for (int seq = 0; seq < k; ++seq) push({0, seq, first + (start + seq) % k});
     block.next_seq_num = k;
   }
 
   // Pops each candidate once: those on the sender's GPU go straight back with a
   // new sequence number (a collided candidate with fewer hits than the others
-  // can come up again; the seed does the same), the others wait in `legal`.
-  CandidateQueue legal;
+  // can come up again; the seed does the same), the others wait in `legal_`.
+  // Every (hit_time, seq_num) in a queue is distinct, so the pop order is the
+  // same for any min-queue: the seed's PriorityQueue order.
+  legal_.clear();
   bool collided = false;
   for (int n = 0; n < k; ++n) {
-    const auto [hit_time, seq_num, offset] = block.queue.top();
-    block.queue.pop();
+    const auto [hit_time, seq_num, offset] = pop();
     if (placement_.SameGpu(src_rank, dst_stage[offset])) {
       collided = true;
-      block.queue.emplace(hit_time, block.next_seq_num++, offset);
+      push({hit_time, block.next_seq_num++, offset});
     } else {
-      legal.emplace(hit_time, seq_num, offset);
+      legal_.emplace_back(hit_time, seq_num, offset);
     }
   }
-  const auto restore_legal = [&] {
-    for (; !legal.empty(); legal.pop()) block.queue.push(legal.top());
+  const auto restore_legal = [&](size_t skip) {
+    for (size_t i = 0; i < legal_.size(); ++i) {
+      if (i != skip) push(legal_[i]);
+    }
   };
   if (pre_allocate && !collided) {
-    restore_legal();
+    restore_legal(legal_.size());
     return std::optional<int>();
   }
-  if (legal.empty()) {
+  if (legal_.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "endpoints: trainer rank ", src_rank,
         " has no stage-1 receiver off its GPU among inference ranks ",
@@ -68,10 +116,10 @@ absl::StatusOr<std::optional<int>> Stage1LoadBalancer::Choose(absl::Span<const i
         "; accepted: placements where each trainer rank has a rank of its inference TP block "
         "on another GPU (NCCL cannot send-recv within one GPU)"));
   }
-  const auto [hit_time, seq_num, offset] = legal.top();
-  legal.pop();
-  block.queue.emplace(hit_time + 1, seq_num, offset);
-  restore_legal();
+  const size_t best = std::min_element(legal_.begin(), legal_.end()) - legal_.begin();
+  const auto [hit_time, seq_num, offset] = legal_[best];
+  push({hit_time + 1, seq_num, offset});
+  restore_legal(best);
   return std::optional<int>(dst_stage[offset]);
 }
 

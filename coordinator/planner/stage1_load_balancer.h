@@ -13,10 +13,8 @@
 #ifndef PARAMSYNC_COORDINATOR_PLANNER_STAGE1_LOAD_BALANCER_H_
 #define PARAMSYNC_COORDINATOR_PLANNER_STAGE1_LOAD_BALANCER_H_
 
-#include <functional>
 #include <map>
 #include <optional>
-#include <queue>
 #include <tuple>
 #include <vector>
 
@@ -44,20 +42,27 @@ class Stage1LoadBalancer {
 
  private:
   using Candidate = std::tuple<int, int, int>;  // (hit_time, seq_num, offset in stage)
-  using CandidateQueue =
-      std::priority_queue<Candidate, std::vector<Candidate>, std::greater<Candidate>>;
   struct Block {
-    CandidateQueue queue;
+    std::vector<int> ranks;        // The block's inference ranks: its identity.
+    std::vector<Candidate> queue;  // Min-heap (std::greater); seq_nums are unique.
     int next_seq_num = 0;
   };
 
   // Both passes; returns nullopt only for a pre-allocation without collision.
   absl::StatusOr<std::optional<int>> Choose(absl::Span<const int> dst_stage, int block_index,
                                             int start, int src_rank, bool pre_allocate);
+  // The block of these inference ranks, created (with an empty queue) on first use.
+  Block& FindOrAddBlock(absl::Span<const int> ranks, bool& created);
 
   const int tp_num_mapping_;
   const RankPlacement& placement_;
-  std::map<std::vector<int>, Block> blocks_;  // By the block's inference ranks.
+  std::vector<Block> blocks_;
+  // Blocks by their first rank (index into blocks_, -1: none). Blocks of one
+  // sync partition the inference ranks, so the first rank identifies a block;
+  // other_blocks_ takes any block whose first rank is negative or taken.
+  std::vector<int> block_by_first_rank_;
+  std::map<std::vector<int>, int> other_blocks_;
+  std::vector<Candidate> legal_;  // Scratch of Choose().
 };
 
 }  // namespace paramsync::planner

@@ -15,6 +15,24 @@
 
 namespace paramsync::planner {
 
+// One collective operation of the sync: `root` sends one param group to
+// `receivers` inside collective group `group_name`. Every transfer the plan
+// implies is listed, so executors need not parse group names.
+struct PlannedTransfer {
+  // 1: trainer -> inference (single-stage syncs, stage 1 of two-stage syncs,
+  // and routed experts); 2: inference -> inference inside a TP group, from a
+  // stage-1 receiver (two-stage syncs).
+  int stage = 1;
+  // Which weights: "default" (all of them), or for HEP syncs whose routed
+  // experts have their own mapping "except_routed" / "routed".
+  std::string param_group;
+  // The collective group it runs in: one of SyncPlan::collective_groups for
+  // broadcast; for p2p the sync's group_name (the one global group).
+  std::string group_name;
+  int root = 0;                // Global sync rank that sends.
+  std::vector<int> receivers;  // Global sync ranks that receive, in group order.
+};
+
 struct SyncPlan {
   // After the fallbacks: colocated with both TP sizes odd -> kP2P (only where
   // the sync is single-stage); kAllToAll -> kAllGather when src tp*ep != dst tp*ep.
@@ -43,6 +61,13 @@ struct SyncPlan {
   // Order in which the single-stage sync visits senders (round robin over
   // data-parallel ranks). Empty where the sync has no single-stage part.
   std::vector<int> send_order;
+
+  // Every transfer of the pairs above: for broadcast one per collective group
+  // (stage-1 and single-stage groups hold a sender and all its receivers,
+  // stage-2 groups one pair); for p2p one per pair. In the order the seed runs
+  // them: routed experts, then stage 1, then stage 2; each in mapping order.
+  // Not part of PlanToJson (the golden format).
+  std::vector<PlannedTransfer> transfers;
 };
 
 }  // namespace paramsync::planner

@@ -18,6 +18,7 @@ absl::StatusOr<std::string> AgentRegistry::Register(v1::AgentInfo info) {
   const std::string id = absl::StrCat("agent-", next_id_++);
   info.set_agent_id(id);
   agents_[id] = Record{std::move(info), absl::Now()};
+  ++generation_;
   return id;
 }
 
@@ -29,6 +30,11 @@ absl::Status AgentRegistry::Heartbeat(const std::string& agent_id) {
   }
   it->second.last_heartbeat = absl::Now();
   return absl::OkStatus();
+}
+
+int64_t AgentRegistry::generation() const {
+  absl::MutexLock lock(&mu_);
+  return generation_;
 }
 
 absl::StatusOr<v1::AgentInfo> AgentRegistry::Get(const std::string& agent_id) const {

@@ -28,6 +28,10 @@ class AgentRegistry {
   // NOT_FOUND when `agent_id` is unknown: the agent must register again.
   absl::Status Heartbeat(const std::string& agent_id);
 
+  // Changes whenever the set of agents or their addresses changes (not on
+  // heartbeats): plans built from an older generation are stale.
+  int64_t generation() const;
+
   absl::StatusOr<v1::AgentInfo> Get(const std::string& agent_id) const;
   bool Contains(const std::string& agent_id) const;
   std::vector<v1::AgentInfo> List() const;
@@ -40,6 +44,7 @@ class AgentRegistry {
 
   mutable absl::Mutex mu_;
   int64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  int64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<std::string, Record> agents_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -32,6 +32,7 @@ absl::Status EndpointRegistry::Register(const v1::RegisterEndpointRequest& reque
   EndpointRecord record{
       spec, request.agent_id(), {request.parameters().begin(), request.parameters().end()}, 0};
   endpoints_[key] = std::move(record);
+  ++generation_;
   return absl::OkStatus();
 }
 
@@ -50,6 +51,11 @@ std::vector<EndpointRecord> EndpointRegistry::All() const {
   std::vector<EndpointRecord> out;
   for (const auto& [key, record] : endpoints_) out.push_back(record);
   return out;
+}
+
+int64_t EndpointRegistry::generation() const {
+  absl::MutexLock lock(&mu_);
+  return generation_;
 }
 
 void EndpointRegistry::SetVersion(const std::string& model, int rank, int64_t version) {

@@ -44,10 +44,15 @@ class EndpointRegistry {
 
   void SetVersion(const std::string& model, int rank, int64_t version);
 
+  // Changes whenever an endpoint or its parameters change (not on version
+  // updates): plans built from an older generation are stale.
+  int64_t generation() const;
+
  private:
   const AgentRegistry* const agents_;
   mutable absl::Mutex mu_;
   std::map<std::pair<std::string, int>, EndpointRecord> endpoints_ ABSL_GUARDED_BY(mu_);
+  int64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace paramsync::coordinator

@@ -78,24 +78,42 @@ v1::SyncPlan ToProto(const planner::SyncPlan& plan) {
   return out;
 }
 
-struct PreparedSync {
+}  // namespace
+
+struct SyncManager::PreparedSync {
   SyncParticipants participants;
   planner::SyncPlan plan;
+  TransferPlan transfer;
 };
 
-absl::StatusOr<PreparedSync> Prepare(const v1::SyncGroupSpec& spec, const AgentRegistry& agents,
-                                     const EndpointRegistry& endpoints) {
+absl::StatusOr<std::shared_ptr<const SyncManager::PreparedSync>> SyncManager::Prepared(
+    Group& group) {
+  // Generations first: a registration racing with the snapshot below makes the
+  // cache entry look older than it is, never newer.
+  const int64_t agents_generation = agents_->generation();
+  const int64_t endpoints_generation = endpoints_->generation();
+  {
+    absl::MutexLock lock(&group.cache_mu);
+    if (group.cached != nullptr && group.cached_agents == agents_generation &&
+        group.cached_endpoints == endpoints_generation) {
+      return group.cached;
+    }
+  }
   absl::flat_hash_map<std::string, v1::AgentInfo> agent_map;
-  for (v1::AgentInfo& agent : agents.List()) agent_map[agent.agent_id()] = std::move(agent);
-  PreparedSync prepared;
-  ASSIGN_OR_RETURN(prepared.participants,
-                   BuildSyncParticipants(spec, endpoints.Model(spec.src_model()),
-                                         endpoints.Model(spec.dst_model()), agent_map));
-  ASSIGN_OR_RETURN(prepared.plan, planner::BuildSyncPlan(prepared.participants.topology));
+  for (v1::AgentInfo& agent : agents_->List()) agent_map[agent.agent_id()] = std::move(agent);
+  auto prepared = std::make_shared<PreparedSync>();
+  ASSIGN_OR_RETURN(prepared->participants,
+                   BuildSyncParticipants(group.spec, endpoints_->Model(group.spec.src_model()),
+                                         endpoints_->Model(group.spec.dst_model()), agent_map));
+  ASSIGN_OR_RETURN(prepared->plan, planner::BuildSyncPlan(prepared->participants.topology));
+  ASSIGN_OR_RETURN(prepared->transfer, BuildTransferPlan(prepared->plan, prepared->participants));
+  ++plans_built_;
+  absl::MutexLock lock(&group.cache_mu);
+  group.cached = prepared;
+  group.cached_agents = agents_generation;
+  group.cached_endpoints = endpoints_generation;
   return prepared;
 }
-
-}  // namespace
 
 SyncManager::SyncManager(AgentRegistry* agents, EndpointRegistry* endpoints, SyncExecutor* executor,
                          ErrorChannel* errors)
@@ -138,10 +156,9 @@ absl::StatusOr<std::shared_ptr<SyncManager::Group>> SyncManager::FindGroup(
 
 absl::StatusOr<v1::SyncPlan> SyncManager::GetPlan(const std::string& group_name) {
   ASSIGN_OR_RETURN(std::shared_ptr<Group> group, FindGroup(group_name));
-  ASSIGN_OR_RETURN(PreparedSync prepared, Prepare(group->spec, *agents_, *endpoints_));
-  // Checks the plan down to parameters, as a sync would.
-  RETURN_IF_ERROR(BuildTransferPlan(prepared.plan, prepared.participants).status());
-  return ToProto(prepared.plan);
+  // Prepared down to parameters, so a plan that would fail a sync fails here too.
+  ASSIGN_OR_RETURN(std::shared_ptr<const PreparedSync> prepared, Prepared(*group));
+  return ToProto(prepared->plan);
 }
 
 absl::StatusOr<v1::SyncResponse> SyncManager::Sync(const std::string& group_name,
@@ -160,8 +177,8 @@ absl::StatusOr<v1::SyncResponse> SyncManager::Sync(const std::string& group_name
 absl::StatusOr<v1::SyncResponse> SyncManager::RunSync(Group& group, absl::Time deadline) {
   const absl::Time start = absl::Now();
   const int64_t version = group.version + 1;
-  ASSIGN_OR_RETURN(PreparedSync prepared, Prepare(group.spec, *agents_, *endpoints_));
-  ASSIGN_OR_RETURN(TransferPlan transfer, BuildTransferPlan(prepared.plan, prepared.participants));
+  ASSIGN_OR_RETURN(std::shared_ptr<const PreparedSync> prepared, Prepared(group));
+  const TransferPlan& transfer = prepared->transfer;
   const uint64_t sync_id = next_sync_id_++;
   ASSIGN_OR_RETURN(SyncOutcome outcome, executor_->Execute(transfer, sync_id, version,
                                                            group.spec.free_groups(), deadline));
@@ -170,8 +187,8 @@ absl::StatusOr<v1::SyncResponse> SyncManager::RunSync(Group& group, absl::Time d
                                             " bytes, the plan needs ", transfer.dst_bytes));
   }
   group.version = version;
-  for (const SyncRank& rank : prepared.participants.ranks) {
-    if (rank.sync_rank >= prepared.participants.num_src) {
+  for (const SyncRank& rank : prepared->participants.ranks) {
+    if (rank.sync_rank >= prepared->participants.num_src) {
       endpoints_->SetVersion(rank.endpoint.spec.model(), rank.endpoint.spec.rank(), version);
     }
   }

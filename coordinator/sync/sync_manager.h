@@ -5,7 +5,9 @@
 // recent history, and publishes every failure on the error channel.
 //
 // Syncs of one group run one at a time (a second caller waits); syncs of
-// different groups run concurrently.
+// different groups run concurrently. A group's plan (down to every agent's
+// tasks) is cached and rebuilt only when the registered agents or endpoints
+// changed since it was built.
 #ifndef PARAMSYNC_COORDINATOR_SYNC_SYNC_MANAGER_H_
 #define PARAMSYNC_COORDINATOR_SYNC_SYNC_MANAGER_H_
 
@@ -48,15 +50,28 @@ class SyncManager {
   // Runs one sync of `group`; see the file comment.
   absl::StatusOr<v1::SyncResponse> Sync(const std::string& group, absl::Time deadline);
 
+  // How many plans were built (not served from the cache) so far.
+  int64_t plans_built() const { return plans_built_; }
+
  private:
+  struct PreparedSync;  // Participants, rank plan and transfer plan of a group.
+
   struct Group {
     v1::SyncGroupSpec spec;
     absl::Mutex sync_mu;  // Held for the whole of one sync.
     int64_t version ABSL_GUARDED_BY(sync_mu) = 0;
     std::deque<v1::SyncResponse> history ABSL_GUARDED_BY(sync_mu);
+
+    absl::Mutex cache_mu;
+    std::shared_ptr<const PreparedSync> cached ABSL_GUARDED_BY(cache_mu);
+    // Registry generations `cached` was built from.
+    int64_t cached_agents ABSL_GUARDED_BY(cache_mu) = -1;
+    int64_t cached_endpoints ABSL_GUARDED_BY(cache_mu) = -1;
   };
 
   absl::StatusOr<std::shared_ptr<Group>> FindGroup(const std::string& name);
+  // The group's prepared sync, from the cache when the registries did not change.
+  absl::StatusOr<std::shared_ptr<const PreparedSync>> Prepared(Group& group);
   absl::StatusOr<v1::SyncResponse> RunSync(Group& group, absl::Time deadline)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(group.sync_mu);
 
@@ -65,6 +80,7 @@ class SyncManager {
   SyncExecutor* const executor_;
   ErrorChannel* const errors_;
   std::atomic<uint64_t> next_sync_id_;
+  std::atomic<int64_t> plans_built_{0};
 
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<Group>> groups_ ABSL_GUARDED_BY(mu_);

@@ -93,17 +93,22 @@ absl::Status NcclCommunicator::WaitStream(cudaStream_t stream, absl::Time deadli
     return absl::FailedPreconditionError(absl::StrCat("communicator ", name_, " is not ready"));
   }
   while (true) {
-    const cudaError_t query = cudaStreamQuery(stream);
-    if (query == cudaSuccess) return absl::OkStatus();
-    if (query != cudaErrorNotReady) {
-      Abort();
-      return CudaToStatus(query, absl::StrCat("stream of ", name_));
-    }
+    // A non-blocking communicator may still be enqueuing the work (the async
+    // state is ncclInProgress): only after that does the stream tell completion.
     ncclResult_t async = ncclSuccess;
-    ncclCommGetAsyncError(comm_, &async);
-    if (async != ncclSuccess && async != ncclInProgress) {
+    const ncclResult_t result = ncclCommGetAsyncError(comm_, &async);
+    if (result != ncclSuccess || (async != ncclSuccess && async != ncclInProgress)) {
       Abort();
-      return NcclToStatus(async, absl::StrCat("transfer on ", name_));
+      return NcclToStatus(result != ncclSuccess ? result : async,
+                          absl::StrCat("transfer on ", name_));
+    }
+    if (async == ncclSuccess) {
+      const cudaError_t query = cudaStreamQuery(stream);
+      if (query == cudaSuccess) return absl::OkStatus();
+      if (query != cudaErrorNotReady) {
+        Abort();
+        return CudaToStatus(query, absl::StrCat("stream of ", name_));
+      }
     }
     if (absl::Now() >= deadline) {
       Abort();
