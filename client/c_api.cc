@@ -108,12 +108,13 @@ int paramsync_create_group(const char* coordinator_address, const char* group_js
   return status.ok() ? Ok() : Fail(status);
 }
 
-int paramsync_sync(const char* coordinator_address, const char* group, int64_t timeout_ms,
+int paramsync_sync(const char* coordinator_address, const char* request_json, int64_t timeout_ms,
                    char** response_json) {
   if (absl::Status s = CheckAddress(coordinator_address); !s.ok()) return Fail(s);
-  if (group == nullptr) return Fail(absl::InvalidArgumentError("group is NULL"));
+  paramsync::v1::SyncRequest request;
+  if (absl::Status s = ParseJson(request_json, "request_json", &request); !s.ok()) return Fail(s);
   auto response =
-      paramsync::client::CoordinatorClient(coordinator_address).Sync(group, Timeout(timeout_ms));
+      paramsync::client::CoordinatorClient(coordinator_address).Sync(request, Timeout(timeout_ms));
   if (!response.ok()) return Fail(response.status());
   *response_json = ToJson(*response);
   return Ok();

@@ -36,8 +36,9 @@ void paramsync_endpoint_free(paramsync_endpoint* endpoint);
 /* `group_json`: a paramsync.v1.SyncGroupSpec. */
 int paramsync_create_group(const char* coordinator_address, const char* group_json,
                            int64_t timeout_ms);
-/* `*response_json`: a paramsync.v1.SyncResponse. */
-int paramsync_sync(const char* coordinator_address, const char* group, int64_t timeout_ms,
+/* `request_json`: a paramsync.v1.SyncRequest (group, dry_run, warmup);
+ * `*response_json`: a paramsync.v1.SyncResponse. */
+int paramsync_sync(const char* coordinator_address, const char* request_json, int64_t timeout_ms,
                    char** response_json);
 /* `*plan_json`: a paramsync.v1.SyncPlan. */
 int paramsync_get_plan(const char* coordinator_address, const char* group, int64_t timeout_ms,

@@ -38,6 +38,11 @@ absl::StatusOr<v1::SyncResponse> CoordinatorClient::Sync(const std::string& grou
                                                          absl::Duration timeout) {
   v1::SyncRequest request;
   request.set_group(group);
+  return Sync(request, timeout);
+}
+
+absl::StatusOr<v1::SyncResponse> CoordinatorClient::Sync(const v1::SyncRequest& request,
+                                                         absl::Duration timeout) {
   return Call(stub_.get(), &v1::Coordinator::Stub::Sync, request, timeout, "Sync");
 }
 

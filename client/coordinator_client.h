@@ -24,6 +24,9 @@ class CoordinatorClient {
                                absl::Duration timeout = absl::Seconds(10));
   absl::StatusOr<v1::SyncResponse> Sync(const std::string& group,
                                         absl::Duration timeout = absl::Minutes(5));
+  // With the request's options (dry_run, warmup).
+  absl::StatusOr<v1::SyncResponse> Sync(const v1::SyncRequest& request,
+                                        absl::Duration timeout = absl::Minutes(5));
   absl::StatusOr<v1::SyncPlan> GetPlan(const std::string& group,
                                        absl::Duration timeout = absl::Seconds(30));
   absl::StatusOr<v1::ListAgentsResponse> ListAgents(absl::Duration timeout = absl::Seconds(10));

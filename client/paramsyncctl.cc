@@ -3,7 +3,7 @@
 //   paramsyncctl plan --topology=FILE [--format=json]    plan offline (no daemon)
 //   paramsyncctl status                                  agents and endpoints
 //   paramsyncctl create-group --group=G --src=M --dst=M [--comm_type=broadcast|p2p]
-//   paramsyncctl sync --group=G                          run one sync, print its report
+//   paramsyncctl sync --group=G [--dry_run] [--warmup]   run one sync, print its report
 //   paramsyncctl get-plan --group=G                      the plan the coordinator would run
 //   paramsyncctl watch [--timeout_s=N]                   print the error channel
 //
@@ -35,6 +35,8 @@ ABSL_FLAG(std::string, src, "", "create-group: trainer model");
 ABSL_FLAG(std::string, dst, "", "create-group: inference model");
 ABSL_FLAG(std::string, comm_type, "broadcast", "create-group: broadcast or p2p");
 ABSL_FLAG(int, timeout_s, 300, "deadline of the operation in seconds");
+ABSL_FLAG(bool, dry_run, false, "sync: set up the collective groups only, move no data");
+ABSL_FLAG(bool, warmup, false, "sync: exercise every transfer once without tensors first");
 
 namespace paramsync {
 namespace {
@@ -127,7 +129,11 @@ int Run(const std::vector<char*>& args) {
     return 0;
   }
   if (command == "sync") {
-    absl::StatusOr<v1::SyncResponse> report = coordinator.Sync(group, timeout);
+    v1::SyncRequest request;
+    request.set_group(group);
+    request.set_dry_run(absl::GetFlag(FLAGS_dry_run));
+    request.set_warmup(absl::GetFlag(FLAGS_warmup));
+    absl::StatusOr<v1::SyncResponse> report = coordinator.Sync(request, timeout);
     if (!report.ok()) return Fail(report.status());
     std::cout << absl::StrFormat("group %s: version %d, %d tensors, %d bytes in %.1f ms\n", group,
                                  report->version(), report->tensors(), report->bytes(),

@@ -3,7 +3,6 @@
 #include <glog/logging.h>
 
 #include <algorithm>
-#include <functional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -12,69 +11,68 @@
 namespace paramsync::coordinator {
 namespace {
 
-// How long the coordinator gives agents to take an abort or a commit.
+// How long the coordinator gives agents to take an abort, a commit or a free.
 constexpr absl::Duration kControlTimeout = absl::Seconds(5);
 
-// Runs `call` for every agent of `plan` at once; returns the statuses in order.
-std::vector<absl::Status> ForEachAgent(const TransferPlan& plan,
-                                       const std::function<absl::Status(size_t)>& call) {
+}  // namespace
+
+absl::Status SyncExecutor::ForEachAgent(const TransferPlan& plan,
+                                        const std::function<absl::Status(const AgentWork&)>& call) {
+  auto unavailable = [] {
+    return absl::UnavailableError("the coordinator is shutting down; the sync did not complete");
+  };
+  if (shutting_down_) return unavailable();
+  // One thread per agent: tens of agents per sync here; thousands would want
+  // the asynchronous gRPC API instead.
   std::vector<absl::Status> results(plan.agents.size());
   std::vector<std::thread> threads;
   for (size_t i = 0; i < plan.agents.size(); ++i) {
-    threads.emplace_back([&results, &call, i] { results[i] = call(i); });
+    threads.emplace_back([&results, &call, &plan, i] { results[i] = call(plan.agents[i]); });
   }
   for (std::thread& thread : threads) thread.join();
-  return results;
-}
-
-absl::Status FirstError(const std::vector<absl::Status>& results) {
+  // A shutdown cancels calls in flight: say why rather than CANCELLED.
+  if (shutting_down_) return unavailable();
   for (const absl::Status& status : results) {
     if (!status.ok()) return status;
   }
   return absl::OkStatus();
 }
 
-}  // namespace
+absl::Status SyncExecutor::Prepare(const TransferPlan& plan, absl::Time deadline) {
+  return ForEachAgent(plan, [&](const AgentWork& work) {
+    return agents_->Get(work.agent.address())->SetupGroups(work.groups, deadline);
+  });
+}
 
-absl::StatusOr<SyncOutcome> SyncExecutor::Execute(const TransferPlan& plan, uint64_t sync_id,
-                                                  int64_t version, bool free_groups,
-                                                  absl::Time deadline) {
-  auto unavailable = [] {
-    return absl::UnavailableError("the coordinator is shutting down; the sync did not complete");
-  };
-  if (shutting_down_) return unavailable();
+void SyncExecutor::AbortAll(const TransferPlan& plan, uint64_t sync_id, const absl::Status& cause) {
+  v1::AbortRequest abort;
+  abort.set_sync_id(sync_id);
+  abort.set_reason(std::string(cause.message()));
+  (void)ForEachAgent(plan, [&](const AgentWork& work) {
+    absl::Status status =
+        agents_->Get(work.agent.address())->Abort(abort, absl::Now() + kControlTimeout);
+    if (!status.ok()) LOG(WARNING) << "abort of sync " << sync_id << ": " << status;
+    return status;
+  });
+}
 
-  absl::Status prepared = FirstError(ForEachAgent(plan, [&](size_t i) {
-    return agents_->Get(plan.agents[i].agent.address())
-        ->SetupGroups(plan.agents[i].groups, deadline);
-  }));
-  // A shutdown cancels calls in flight: say why rather than CANCELLED.
-  if (shutting_down_) return unavailable();
-  if (!prepared.ok()) return prepared;
-
+absl::StatusOr<SyncOutcome> SyncExecutor::Transfer(const TransferPlan& plan, uint64_t sync_id,
+                                                   int64_t version, bool empty_tasks,
+                                                   absl::Time deadline) {
   SyncOutcome outcome;
   absl::Mutex mu;
   std::atomic<bool> aborted{false};
-  auto abort_all = [&](const absl::Status& cause) {
-    if (aborted.exchange(true)) return;
-    v1::AbortRequest abort;
-    abort.set_sync_id(sync_id);
-    abort.set_reason(std::string(cause.message()));
-    ForEachAgent(plan, [&](size_t i) {
-      absl::Status status =
-          agents_->Get(plan.agents[i].agent.address())->Abort(abort, absl::Now() + kControlTimeout);
-      if (!status.ok()) LOG(WARNING) << "abort of sync " << sync_id << ": " << status;
-      return status;
-    });
-  };
-  absl::Status transferred = FirstError(ForEachAgent(plan, [&](size_t i) -> absl::Status {
-    v1::RunTasksRequest request = plan.agents[i].tasks;
+  absl::Status transferred = ForEachAgent(plan, [&](const AgentWork& work) -> absl::Status {
+    v1::RunTasksRequest request = work.tasks;
     request.set_sync_id(sync_id);
     request.set_version(version);
+    if (empty_tasks) {
+      for (v1::TransferTask& task : *request.mutable_tasks()) task.clear_tensors();
+    }
     absl::StatusOr<v1::RunTasksResponse> response =
-        agents_->Get(plan.agents[i].agent.address())->RunTasks(request, deadline);
+        agents_->Get(work.agent.address())->RunTasks(request, deadline);
     if (!response.ok()) {
-      abort_all(response.status());
+      if (!aborted.exchange(true)) AbortAll(plan, sync_id, response.status());
       return response.status();
     }
     absl::MutexLock lock(&mu);
@@ -88,34 +86,32 @@ absl::StatusOr<SyncOutcome> SyncExecutor::Execute(const TransferPlan& plan, uint
       outcome.stage_ms[s] = std::max(outcome.stage_ms[s], stages[s]);
     }
     return absl::OkStatus();
-  }));
-  if (shutting_down_) return unavailable();
+  });
   if (!transferred.ok()) return transferred;
+  return outcome;
+}
 
-  absl::Status committed = FirstError(ForEachAgent(plan, [&](size_t i) {
-    if (plan.agents[i].receivers.empty()) return absl::OkStatus();
+absl::Status SyncExecutor::Commit(const TransferPlan& plan, uint64_t sync_id, int64_t version) {
+  return ForEachAgent(plan, [&](const AgentWork& work) {
+    if (work.receivers.empty()) return absl::OkStatus();
     v1::CommitRequest commit;
     commit.set_sync_id(sync_id);
     commit.set_version(version);
-    for (const v1::EndpointRef& ref : plan.agents[i].receivers) *commit.add_endpoints() = ref;
-    return agents_->Get(plan.agents[i].agent.address())
-        ->Commit(commit, absl::Now() + kControlTimeout);
-  }));
-  if (!committed.ok()) return committed;
-  if (free_groups) {
-    // The sync is committed whatever happens here: a failure only costs memory.
-    ForEachAgent(plan, [&](size_t i) {
-      v1::DestroyGroupsRequest destroy;
-      for (const v1::CollectiveGroupSpec& g : plan.agents[i].groups.groups()) {
-        destroy.add_names(g.name());
-      }
-      absl::Status status = agents_->Get(plan.agents[i].agent.address())
-                                ->DestroyGroups(destroy, absl::Now() + kControlTimeout);
-      if (!status.ok()) LOG(WARNING) << "freeing groups of sync " << sync_id << ": " << status;
-      return status;
-    });
-  }
-  return outcome;
+    for (const v1::EndpointRef& ref : work.receivers) *commit.add_endpoints() = ref;
+    return agents_->Get(work.agent.address())->Commit(commit, absl::Now() + kControlTimeout);
+  });
+}
+
+void SyncExecutor::Free(const TransferPlan& plan) {
+  absl::Status freed = ForEachAgent(plan, [&](const AgentWork& work) {
+    v1::DestroyGroupsRequest destroy;
+    for (const v1::CollectiveGroupSpec& group : work.groups.groups()) {
+      destroy.add_names(group.name());
+    }
+    return agents_->Get(work.agent.address())
+        ->DestroyGroups(destroy, absl::Now() + kControlTimeout);
+  });
+  if (!freed.ok()) LOG(WARNING) << "freeing collective groups: " << freed;
 }
 
 void SyncExecutor::Shutdown() {

@@ -1,17 +1,22 @@
 // File: coordinator/executor/sync_executor.h
 // -----------------------------------------------------------------------------
-// Runs a TransferPlan on the agents, in named phases:
-//   1. prepare: SetupGroups on every agent involved, in parallel;
-//   2. transfer: RunTasks on every agent, in parallel; the first failure aborts
-//      the sync on every agent, so none waits for its deadline;
-//   3. commit: only when every agent succeeded, its inference endpoints are told
-//      the new version. A failed sync never commits.
-//   4. optionally, free: every agent destroys the sync's collective groups.
+// Runs a TransferPlan on the agents, one named phase per method, each calling
+// every agent involved in parallel with a deadline:
+//   Prepare:  SetupGroups (create or confirm the collective groups);
+//   Transfer: RunTasks; the first failure aborts the sync on every agent, so
+//             none waits for its deadline. With `empty_tasks` every task runs
+//             without tensors (warm-up: connections and communicators are
+//             exercised, no byte of a tensor moves);
+//   Commit:   only after a successful Transfer: inference endpoints are told
+//             the version they now hold. A failed sync never commits;
+//   Free:     destroy the plan's collective groups on every agent.
+// After Shutdown() every phase fails with UNAVAILABLE, including calls in flight.
 #ifndef PARAMSYNC_COORDINATOR_EXECUTOR_SYNC_EXECUTOR_H_
 #define PARAMSYNC_COORDINATOR_EXECUTOR_SYNC_EXECUTOR_H_
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -31,15 +36,23 @@ class SyncExecutor {
  public:
   explicit SyncExecutor(AgentClientPool* agents) : agents_(agents) {}
 
-  // Runs `plan` as sync `sync_id` producing `version`. Errors name the agent and
-  // the phase; the first error of the transfer phase is returned.
-  absl::StatusOr<SyncOutcome> Execute(const TransferPlan& plan, uint64_t sync_id, int64_t version,
-                                      bool free_groups, absl::Time deadline);
+  // Errors name the agent and the phase.
+  absl::Status Prepare(const TransferPlan& plan, absl::Time deadline);
+  absl::StatusOr<SyncOutcome> Transfer(const TransferPlan& plan, uint64_t sync_id, int64_t version,
+                                       bool empty_tasks, absl::Time deadline);
+  absl::Status Commit(const TransferPlan& plan, uint64_t sync_id, int64_t version);
+  // Best effort: a failure only costs memory, and is logged.
+  void Free(const TransferPlan& plan);
 
-  // Makes running and later Execute() calls fail with UNAVAILABLE.
   void Shutdown();
 
  private:
+  // Runs `call` for every agent of `plan` at once; returns the first error, or
+  // UNAVAILABLE once shutting down.
+  absl::Status ForEachAgent(const TransferPlan& plan,
+                            const std::function<absl::Status(const AgentWork&)>& call);
+  void AbortAll(const TransferPlan& plan, uint64_t sync_id, const absl::Status& cause);
+
   AgentClientPool* const agents_;
   std::atomic<bool> shutting_down_{false};
 };

@@ -81,9 +81,11 @@ absl::StatusOr<Mappings> MapRanks(const SyncTopology& topology, const SyncStrate
 // The seed lists a trainer group's blocks once per replica it feeds; a group
 // regroups once.
 RankGroups WithoutDuplicates(const RankGroups& groups) {
+  const auto less = [](const RankList* a, const RankList* b) { return *a < *b; };
+  std::set<const RankList*, decltype(less)> seen(less);
   RankGroups unique;
   for (const RankList& group : groups) {
-    if (std::find(unique.begin(), unique.end(), group) == unique.end()) unique.push_back(group);
+    if (seen.insert(&group).second) unique.push_back(group);
   }
   return unique;
 }
@@ -162,14 +164,23 @@ std::vector<std::string> CollectiveGroupNames(const SyncTopology& topology,
 // The goal the seed misses in places: no inference rank left without weights.
 absl::Status CheckEveryDstRankReceives(const SyncTopology& topology, const ReplicaGroups& groups,
                                        const Mappings& mappings) {
-  std::set<int> receivers;
+  // Inference ranks are numbered 0 .. n-1 after the trainer's: flags by rank.
+  int max_dst_rank = -1;
+  for (const RankList& replica : groups.dst) {
+    for (int rank : replica) max_dst_rank = std::max(max_dst_rank, rank);
+  }
+  std::vector<bool> receives(max_dst_rank + 1, false);
   for (const SendRecvMapping* mapping : {&mappings.stage1, &mappings.stage2}) {
-    for (const auto& [sender, receiver] : mapping->Pairs()) receivers.insert(receiver);
+    for (int sender : mapping->senders()) {
+      for (int receiver : mapping->ReceiversOf(sender)) {
+        if (receiver >= 0 && receiver <= max_dst_rank) receives[receiver] = true;
+      }
+    }
   }
   std::vector<int> missing;
   for (const RankList& replica : groups.dst) {
     for (int rank : replica) {
-      if (receivers.count(rank) == 0) missing.push_back(rank);
+      if (rank < 0 || !receives[rank]) missing.push_back(rank);
     }
   }
   if (missing.empty()) return absl::OkStatus();

@@ -15,7 +15,9 @@
 namespace paramsync::planner {
 
 // Pairs of one mapping pass, and the trainer rank blocks the pass marks for
-// routed-expert regrouping, in the seed's order (possibly repeated).
+// routed-expert regrouping, in the seed's order of first appearance (the seed
+// repeats a trainer group's blocks for every replica the group feeds; here
+// each block is listed once).
 struct RankMapping {
   SendRecvMapping pairs;
   RankGroups regroup_groups;

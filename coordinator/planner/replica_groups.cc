@@ -33,9 +33,19 @@ ReplicaGroups BuildReplicaGroups(const SyncTopology& topology) {
 
 RankGroups ChunkRanks(absl::Span<const int> ranks, int block_size) {
   RankGroups blocks;
+  blocks.reserve((ranks.size() + block_size - 1) / block_size);
   for (size_t begin = 0; begin < ranks.size(); begin += block_size) {
     const size_t end = std::min(ranks.size(), begin + block_size);
     blocks.emplace_back(ranks.begin() + begin, ranks.begin() + end);
+  }
+  return blocks;
+}
+
+std::vector<absl::Span<const int>> ChunkRankViews(absl::Span<const int> ranks, int block_size) {
+  std::vector<absl::Span<const int>> blocks;
+  blocks.reserve((ranks.size() + block_size - 1) / block_size);
+  for (size_t begin = 0; begin < ranks.size(); begin += block_size) {
+    blocks.push_back(ranks.subspan(begin, block_size));  // subspan() clamps the last one.
   }
   return blocks;
 }

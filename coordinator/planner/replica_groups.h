@@ -47,6 +47,9 @@ ReplicaGroups BuildReplicaGroups(const SyncTopology& topology);
 // does not divide). block_size > 0.
 RankGroups ChunkRanks(absl::Span<const int> ranks, int block_size);
 
+// ChunkRanks() as views into `ranks`, which must outlive them.
+std::vector<absl::Span<const int>> ChunkRankViews(absl::Span<const int> ranks, int block_size);
+
 // Splits a replica's ranks into [pipeline stage][expert rank][tensor rank],
 // each stage holding ep blocks of tp ranks. tp, ep > 0.
 std::vector<RankGroups> SplitByStageExpertTensor(absl::Span<const int> ranks, int tp, int ep);

@@ -33,8 +33,7 @@ Stage1LoadBalancer::Block& Stage1LoadBalancer::FindOrAddBlock(absl::Span<const i
   const int first = ranks.empty() ? -1 : ranks.front();
   if (first >= 0) {
     if (static_cast<size_t>(first) >= block_by_first_rank_.size()) {
-      block_by_first_rank_.resize(std::max<size_t>(first + 1, 2 * block_by_first_rank_.size()),
-                                  -1);
+      block_by_first_rank_.resize(std::max<size_t>(first + 1, 2 * block_by_first_rank_.size()), -1);
     }
     int& index = block_by_first_rank_[first];
     if (index < 0) {

@@ -55,7 +55,8 @@ struct SyncPlan {
   // duplicates. Empty where the seed computes none.
   std::vector<std::vector<int>> regroup_groups;
 
-  // Every collective group name the sync creates, sorted. Empty for p2p.
+  // Every collective group name the sync creates, sorted. For p2p only the
+  // trainer's all-gather groups (the transfers run in the global group).
   std::vector<std::string> collective_groups;
 
   // Order in which the single-stage sync visits senders (round robin over
@@ -65,8 +66,11 @@ struct SyncPlan {
   // Every transfer of the pairs above: for broadcast one per collective group
   // (stage-1 and single-stage groups hold a sender and all its receivers,
   // stage-2 groups one pair); for p2p one per pair. In the order the seed runs
-  // them: routed experts, then stage 1, then stage 2; each in mapping order.
-  // Not part of PlanToJson (the golden format).
+  // them: routed experts, then stage 1 (each in mapping order), then stage 2
+  // (in the seed's batch order, as its group names number them). A root may
+  // share a GPU with one of its receivers (colocated plans): that pair moves by
+  // device copy, not through NCCL. VerifySyncPlan() (plan_verifier.h) checks
+  // them against the topology. Not part of PlanToJson (the golden format).
   std::vector<PlannedTransfer> transfers;
 };
 

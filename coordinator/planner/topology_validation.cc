@@ -66,10 +66,13 @@ absl::Status CheckInferenceEndpoint(size_t i, const EndpointPlacement& e, int fi
                                                    "; accepted: 0 to ", dst.replicas - 1,
                                                    " (dst.replicas - 1)"));
   }
-  RETURN_IF_ERROR(CheckEndpointField(
-      i, e, "local_rank", e.local_rank, e.rank - first_dst_rank - e.replica * replica_size,
-      absl::StrCat("inference ranks are numbered replica by replica after the ", first_dst_rank,
-                   " trainer ranks, ", replica_size, " per replica")));
+  const int local_rank = e.rank - first_dst_rank - e.replica * replica_size;
+  if (e.local_rank != local_rank) {  // The rule's text only where it is needed.
+    return CheckEndpointField(
+        i, e, "local_rank", e.local_rank, local_rank,
+        absl::StrCat("inference ranks are numbered replica by replica after the ", first_dst_rank,
+                     " trainer ranks, ", replica_size, " per replica"));
+  }
   RETURN_IF_ERROR(
       CheckEndpointField(i, e, "tp_rank", e.tp_rank, e.local_rank % dst.tp, "local_rank % dst.tp"));
   if (dst.engine == kEngineVllm) {

@@ -18,16 +18,6 @@ int CandidateRotation(int relative_stage, int k) {
   return relative_stage < k ? mod : (k - mod - 1) % k;
 }
 
-// ChunkRanks() as views into `ranks`, without copying.
-std::vector<absl::Span<const int>> ChunkViews(absl::Span<const int> ranks, int block_size) {
-  std::vector<absl::Span<const int>> blocks;
-  blocks.reserve((ranks.size() + block_size - 1) / block_size);
-  for (size_t begin = 0; begin < ranks.size(); begin += block_size) {
-    blocks.push_back(ranks.subspan(begin, block_size));  // subspan clamps the last one.
-  }
-  return blocks;
-}
-
 // Stage 2: inside each k-block, every rank that received in stage 1 (for any
 // replica so far) sends to each other rank of the block.
 void AddStage2(const std::vector<absl::Span<const int>>& dst_stages, int k,
@@ -70,9 +60,10 @@ absl::StatusOr<TwoStageMapping> MapTwoStage(const SyncTopology& topology,
   // (src.pp stages each) it stays 0; kept so the mapping reads like the seed.
   int first_stage = 0;
   for (int replica = 0; replica < static_cast<int>(groups.dst.size()); ++replica) {
-    const std::vector<absl::Span<const int>> src_stages = ChunkViews(
+    const std::vector<absl::Span<const int>> src_stages = ChunkRankViews(
         SrcGroupForReplica(groups.src_except_routed, replica, /*reversed=*/false), src.tp);
-    const std::vector<absl::Span<const int>> dst_stages = ChunkViews(groups.dst[replica], dst.tp);
+    const std::vector<absl::Span<const int>> dst_stages =
+        ChunkRankViews(groups.dst[replica], dst.tp);
 
     // Pre-allocation: trainer ranks that collide with a candidate pick first;
     // the others wait, with their (start, dst stage).

@@ -54,7 +54,7 @@ grpc::Status CoordinatorService::GetPlan(grpc::ServerContext*, const v1::GetPlan
 grpc::Status CoordinatorService::Sync(grpc::ServerContext* context, const v1::SyncRequest* request,
                                       v1::SyncResponse* response) {
   absl::StatusOr<v1::SyncResponse> result =
-      syncs_->Sync(request->group(), RequestDeadline(*context));
+      syncs_->Sync(*request, RequestDeadline(*context));
   if (!result.ok()) return ToGrpcStatus(result.status());
   *response = *std::move(result);
   return grpc::Status::OK;

@@ -161,38 +161,56 @@ absl::StatusOr<v1::SyncPlan> SyncManager::GetPlan(const std::string& group_name)
   return ToProto(prepared->plan);
 }
 
-absl::StatusOr<v1::SyncResponse> SyncManager::Sync(const std::string& group_name,
+absl::StatusOr<v1::SyncResponse> SyncManager::Sync(const v1::SyncRequest& request,
                                                    absl::Time deadline) {
-  ASSIGN_OR_RETURN(std::shared_ptr<Group> group, FindGroup(group_name));
+  ASSIGN_OR_RETURN(std::shared_ptr<Group> group, FindGroup(request.group()));
   absl::MutexLock lock(&group->sync_mu);
-  absl::StatusOr<v1::SyncResponse> result = RunSync(*group, deadline);
+  absl::StatusOr<v1::SyncResponse> result = RunSync(*group, request, deadline);
   if (!result.ok()) {
-    LOG(ERROR) << "sync of group " << group_name << " version " << group->version + 1
+    LOG(ERROR) << "sync of group " << request.group() << " version " << group->version + 1
                << " failed: " << result.status();
-    errors_->Publish(result.status(), "", group_name, group->version + 1);
+    errors_->Publish(result.status(), "", request.group(), group->version + 1);
   }
   return result;
 }
 
-absl::StatusOr<v1::SyncResponse> SyncManager::RunSync(Group& group, absl::Time deadline) {
+absl::StatusOr<v1::SyncResponse> SyncManager::RunSync(Group& group, const v1::SyncRequest& request,
+                                                      absl::Time deadline) {
   const absl::Time start = absl::Now();
-  const int64_t version = group.version + 1;
   ASSIGN_OR_RETURN(std::shared_ptr<const PreparedSync> prepared, Prepared(group));
   const TransferPlan& transfer = prepared->transfer;
+  RETURN_IF_ERROR(executor_->Prepare(transfer, deadline));
+  if (request.warmup()) {
+    RETURN_IF_ERROR(executor_
+                        ->Transfer(transfer, next_sync_id_++, group.version,
+                                   /*empty_tasks=*/true, deadline)
+                        .status());
+  }
+  v1::SyncResponse response;
+  if (request.dry_run()) {
+    response.set_version(group.version);
+    response.set_duration_ms(absl::ToDoubleMilliseconds(absl::Now() - start));
+    LOG(INFO) << "dry run of group " << group.spec.name()
+              << (request.warmup() ? " with" : " without") << " warm-up: " << transfer.agents.size()
+              << " agents ready";
+    return response;
+  }
+  const int64_t version = group.version + 1;
   const uint64_t sync_id = next_sync_id_++;
-  ASSIGN_OR_RETURN(SyncOutcome outcome, executor_->Execute(transfer, sync_id, version,
-                                                           group.spec.free_groups(), deadline));
+  ASSIGN_OR_RETURN(SyncOutcome outcome, executor_->Transfer(transfer, sync_id, version,
+                                                            /*empty_tasks=*/false, deadline));
   if (outcome.bytes_received != transfer.dst_bytes) {
     return absl::InternalError(absl::StrCat("agents wrote ", outcome.bytes_received,
                                             " bytes, the plan needs ", transfer.dst_bytes));
   }
+  RETURN_IF_ERROR(executor_->Commit(transfer, sync_id, version));
   group.version = version;
   for (const SyncRank& rank : prepared->participants.ranks) {
     if (rank.sync_rank >= prepared->participants.num_src) {
       endpoints_->SetVersion(rank.endpoint.spec.model(), rank.endpoint.spec.rank(), version);
     }
   }
-  v1::SyncResponse response;
+  if (group.spec.free_groups()) executor_->Free(transfer);
   response.set_version(version);
   response.set_tensors(transfer.dst_tensors);
   response.set_bytes(transfer.dst_bytes);

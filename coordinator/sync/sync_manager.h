@@ -47,8 +47,9 @@ class SyncManager {
   // cannot be synced (the message says why).
   absl::StatusOr<v1::SyncPlan> GetPlan(const std::string& group);
 
-  // Runs one sync of `group`; see the file comment.
-  absl::StatusOr<v1::SyncResponse> Sync(const std::string& group, absl::Time deadline);
+  // Runs one sync of `request.group()` (or its dry run / warm-up); see the file
+  // comment.
+  absl::StatusOr<v1::SyncResponse> Sync(const v1::SyncRequest& request, absl::Time deadline);
 
   // How many plans were built (not served from the cache) so far.
   int64_t plans_built() const { return plans_built_; }
@@ -72,7 +73,8 @@ class SyncManager {
   absl::StatusOr<std::shared_ptr<Group>> FindGroup(const std::string& name);
   // The group's prepared sync, from the cache when the registries did not change.
   absl::StatusOr<std::shared_ptr<const PreparedSync>> Prepared(Group& group);
-  absl::StatusOr<v1::SyncResponse> RunSync(Group& group, absl::Time deadline)
+  absl::StatusOr<v1::SyncResponse> RunSync(Group& group, const v1::SyncRequest& request,
+                                           absl::Time deadline)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(group.sync_mu);
 
   AgentRegistry* const agents_;

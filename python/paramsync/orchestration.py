@@ -126,20 +126,25 @@ class Coordinator:
         _lib.check(_lib.library().paramsync_create_group(
             self._address, _lib.encode(json.dumps(spec)), _lib.timeout_ms(timeout)))
 
-    def sync(self, group, timeout=300.0):
+    def sync(self, group, timeout=300.0, dry_run=False, warmup=False):
         """Runs one sync of every parameter of ``group``'s trainer to its inference ranks.
 
         Blocks until every transfer finished and the new version is committed on
         every inference rank, or the sync failed (failures are also published on
         the error channel). Returns a :class:`SyncReport`.
 
+        dry_run: set up the collective groups only; no data moves and the
+        version stays. warmup: first run every transfer once without tensors,
+        so connection and communicator setup is paid before the real sync.
+
         Raises ParamsyncError: NOT_FOUND (no such group), FAILED_PRECONDITION
         (models missing or incomplete, mismatched parameter names, dtypes or
         shapes; the message names the tensor), DEADLINE_EXCEEDED, UNAVAILABLE
         or ABORTED (an agent failed).
         """
+        request = {"group": group, "dry_run": bool(dry_run), "warmup": bool(warmup)}
         return SyncReport.from_json(self._call_for_json(
-            _lib.library().paramsync_sync, self._address, _lib.encode(group),
+            _lib.library().paramsync_sync, self._address, _lib.encode(json.dumps(request)),
             _lib.timeout_ms(timeout)))
 
     def plan(self, group, timeout=10.0):

@@ -148,6 +148,39 @@ TEST_CASE("P2P comm type syncs TP1 into 2 replicas", "[integration]") {
   SyncAndVerify(coordinator, "p2p", trainer, inference, 1, InferenceBytes(preset, 1, 2));
 }
 
+TEST_CASE("A dry run moves nothing; a warmed-up sync then moves everything", "[integration]") {
+  auto cluster = StartCluster(2, "dry-run");
+  const std::string preset = "small";
+  auto trainer = DeployOrDie(*cluster, {"trainer", true, 1, 1, 1, {0}, preset});
+  auto inference = DeployOrDie(*cluster, {"vllm", false, 1, 1, 1, {1}, preset});
+  client::CoordinatorClient coordinator(cluster->coordinator_address());
+  CreateGroup(coordinator, "g", "trainer", "vllm");
+  REQUIRE(LocalCluster::CommandAll(trainer, "fill 1").ok());
+  for (bool warmup : {false, true}) {
+    v1::SyncRequest dry;
+    dry.set_group("g");
+    dry.set_dry_run(true);
+    dry.set_warmup(warmup);
+    absl::StatusOr<v1::SyncResponse> report = coordinator.Sync(dry);
+    INFO(report.status().ToString());
+    REQUIRE(report.ok());
+    CHECK(report->version() == 0);
+    CHECK(report->bytes() == 0);
+    // The inference rank still holds its zeros, and version 0.
+    absl::StatusOr<std::vector<std::string>> verified =
+        LocalCluster::CommandAll(inference, "verify 1");
+    CHECK(verified.status().code() == absl::StatusCode::kDataLoss);
+    CHECK(*LocalCluster::CommandAll(inference, "version") == std::vector<std::string>{"ok 0"});
+  }
+  v1::SyncRequest warm;
+  warm.set_group("g");
+  warm.set_warmup(true);
+  absl::StatusOr<v1::SyncResponse> report = coordinator.Sync(warm);
+  REQUIRE(report.ok());
+  CHECK(report->version() == 1);
+  CHECK(LocalCluster::CommandAll(inference, "verify 1").ok());
+}
+
 void CheckStatus(const absl::Status& status, absl::StatusCode code, const std::string& needle) {
   INFO(status.ToString());
   CHECK(status.code() == code);

@@ -3,7 +3,8 @@
 // BuildSyncPlan and PlanToJson. Plan cases must match `expected` field by field
 // (pairs as sets, collective groups sorted, send_order where the seed computes
 // one); reject cases must be INVALID_ARGUMENT; seed_bug cases must be either
-// INVALID_ARGUMENT or a plan in which every inference rank receives.
+// INVALID_ARGUMENT or a plan in which every inference rank receives. Every plan
+// must also pass VerifySyncPlan.
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -16,6 +17,7 @@
 
 #include "coordinator/planner/plan_builder.h"
 #include "coordinator/planner/plan_json.h"
+#include "coordinator/planner/plan_verifier.h"
 
 namespace paramsync::planner {
 namespace {
@@ -88,6 +90,14 @@ void CheckEveryDstRankReceives(const Json& topology, const SyncPlan& plan) {
   }
 }
 
+void CheckVerifies(const Json& topology, const SyncPlan& plan) {
+  const absl::StatusOr<SyncTopology> parsed = TopologyFromJson(topology.dump());
+  REQUIRE(parsed.ok());
+  const absl::Status verified = VerifySyncPlan(*parsed, plan);
+  INFO(verified.ToString());
+  CHECK(verified.ok());
+}
+
 TEST_CASE("Golden cases reproduce ChatLearn's plans", "[planner][golden]") {
   const std::vector<std::filesystem::path> files = GoldenFiles();
   REQUIRE(files.size() >= 41);
@@ -102,6 +112,7 @@ TEST_CASE("Golden cases reproduce ChatLearn's plans", "[planner][golden]") {
         INFO((plan.ok() ? std::string("planned") : ErrorToJson(plan.status())));
         REQUIRE(plan.ok());
         CheckPlanMatches(expected, *plan);
+        CheckVerifies(golden.at("topology"), *plan);
       } else if (kind == "reject") {
         INFO("seed: " << expected.value("seed_message", std::string()));
         REQUIRE_FALSE(plan.ok());
@@ -112,6 +123,7 @@ TEST_CASE("Golden cases reproduce ChatLearn's plans", "[planner][golden]") {
         INFO("note: " << expected.value("note", std::string()));
         if (plan.ok()) {
           CheckEveryDstRankReceives(golden.at("topology"), *plan);
+          CheckVerifies(golden.at("topology"), *plan);
         } else {
           CHECK(plan.status().code() == absl::StatusCode::kInvalidArgument);
           CHECK_FALSE(plan.status().message().empty());
