@@ -26,6 +26,7 @@
 #include "common/dtype.h"
 #include "coordinator/planner/plan_builder.h"
 #include "coordinator/planner/plan_json.h"
+#include "coordinator/planner/plan_verifier.h"
 
 ABSL_FLAG(std::string, coordinator, "127.0.0.1:50051", "coordinator host:port");
 ABSL_FLAG(std::string, topology, "", "plan: topology JSON file (golden case format)");
@@ -75,6 +76,10 @@ int Plan() {
   absl::StatusOr<planner::SyncTopology> topology = planner::TopologyFromJson(text.str());
   absl::StatusOr<planner::SyncPlan> plan =
       topology.ok() ? planner::BuildSyncPlan(*topology) : topology.status();
+  if (plan.ok()) {
+    absl::Status verified = planner::VerifySyncPlan(*topology, *plan);
+    if (!verified.ok()) plan = verified;
+  }
   if (!plan.ok()) {
     std::cout << planner::ErrorToJson(plan.status()) << "\n";
     return kFailed;

@@ -43,9 +43,10 @@ Stage1LoadBalancer::Block& Stage1LoadBalancer::FindOrAddBlock(absl::Span<const i
       return blocks_.back();
     }
     Block& block = blocks_[index];
-    if (std::equal(block.ranks.begin(), block.ranks.end(), ranks.begin(), ranks.end())) {
-      return block;
-    }
+    // (A plain loop: std::equal becomes a memcmp call, dearer for k ranks.)
+    bool same = block.ranks.size() == ranks.size();
+    for (size_t i = 0; same && i < ranks.size(); ++i) same = block.ranks[i] == ranks[i];
+    if (same) return block;
   }
   auto [it, inserted] = other_blocks_.try_emplace(std::vector<int>(ranks.begin(), ranks.end()),
                                                   static_cast<int>(blocks_.size()));

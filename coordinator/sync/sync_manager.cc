@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "coordinator/planner/plan_builder.h"
+#include "coordinator/planner/plan_verifier.h"
 #include "coordinator/registry/endpoint_validation.h"
 #include "coordinator/sync/sync_participants.h"
 #include "coordinator/sync/transfer_plan_builder.h"
@@ -106,6 +107,9 @@ absl::StatusOr<std::shared_ptr<const SyncManager::PreparedSync>> SyncManager::Pr
                    BuildSyncParticipants(group.spec, endpoints_->Model(group.spec.src_model()),
                                          endpoints_->Model(group.spec.dst_model()), agent_map));
   ASSIGN_OR_RETURN(prepared->plan, planner::BuildSyncPlan(prepared->participants.topology));
+  // Fail closed: no byte moves on a plan that would leave a rank without weights,
+  // write one twice or ask NCCL for a group it cannot form.
+  RETURN_IF_ERROR(planner::VerifySyncPlan(prepared->participants.topology, prepared->plan));
   ASSIGN_OR_RETURN(prepared->transfer, BuildTransferPlan(prepared->plan, prepared->participants));
   ++plans_built_;
   absl::MutexLock lock(&group.cache_mu);

@@ -6,64 +6,13 @@
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "common/dtype.h"
 #include "common/status_macros.h"
 
 namespace paramsync::coordinator {
 namespace {
-
-// Root and receivers of one broadcast, as ranks.
-struct Broadcast {
-  int stage = 1;
-  int root = 0;
-  std::vector<int> receivers;
-};
-
-// Groups pairs by sender, keeping the plan's order of senders and receivers.
-std::vector<Broadcast> GroupBySender(const std::vector<std::pair<int, int>>& pairs, int stage,
-                                     bool one_per_pair) {
-  std::vector<Broadcast> out;
-  std::map<int, size_t> index_of_root;
-  for (const auto& [src, dst] : pairs) {
-    if (one_per_pair) {
-      out.push_back(Broadcast{stage, src, {dst}});
-      continue;
-    }
-    auto [it, inserted] = index_of_root.emplace(src, out.size());
-    if (inserted) out.push_back(Broadcast{stage, src, {}});
-    out[it->second].receivers.push_back(dst);
-  }
-  return out;
-}
-
-// The planner names each broadcast group "..._from_<root>_to_<r1>_<r2>...";
-// finds the one of (root, receivers).
-absl::StatusOr<std::string> FindGroupName(const planner::SyncPlan& plan,
-                                          const Broadcast& broadcast) {
-  const std::set<int> wanted(broadcast.receivers.begin(), broadcast.receivers.end());
-  for (const std::string& name : plan.collective_groups) {
-    const size_t from = name.rfind("_from_");
-    const size_t to = name.rfind("_to_");
-    if (from == std::string::npos || to == std::string::npos || to < from) continue;
-    int root = 0;
-    if (!absl::SimpleAtoi(name.substr(from + 6, to - from - 6), &root) || root != broadcast.root) {
-      continue;
-    }
-    std::set<int> receivers;
-    for (absl::string_view part : absl::StrSplit(name.substr(to + 4), '_')) {
-      int rank = 0;
-      if (absl::SimpleAtoi(part, &rank)) receivers.insert(rank);
-    }
-    if (receivers == wanted) return name;
-  }
-  return absl::InternalError(absl::StrCat("the plan names no collective group for stage ",
-                                          broadcast.stage, " from rank ", broadcast.root,
-                                          " to ranks ", absl::StrJoin(broadcast.receivers, ",")));
-}
 
 const v1::ParameterSpec* FindParameter(const EndpointRecord& endpoint, const std::string& name) {
   for (const v1::ParameterSpec& p : endpoint.parameters) {
@@ -88,12 +37,12 @@ class TaskAssembler {
   TaskAssembler(const planner::SyncPlan& plan, const SyncParticipants& participants)
       : plan_(plan), participants_(participants) {}
 
-  absl::StatusOr<v1::TransferTask> Assemble(const Broadcast& broadcast, const std::string& group,
+  absl::StatusOr<v1::TransferTask> Assemble(const planner::PlannedTransfer& broadcast,
                                             const std::set<int>& stage2_roots) {
     v1::TransferTask task;
     task.set_task_id(next_task_id_++);
     task.set_stage(broadcast.stage);
-    task.set_group(group);
+    task.set_group(broadcast.group_name);
     task.set_root_sync_rank(broadcast.root);
     task.set_from_staging(broadcast.stage > 1);
     const int k = plan_.tp_num_mapping;
@@ -138,7 +87,8 @@ class TaskAssembler {
 
   // Stage 1: the trainer rank's parameters. Later stages: what the root itself
   // received whole in the stage before.
-  absl::StatusOr<std::vector<v1::TensorMove>> MovesFrom(const Broadcast& broadcast) const {
+  absl::StatusOr<std::vector<v1::TensorMove>> MovesFrom(
+      const planner::PlannedTransfer& broadcast) const {
     std::vector<v1::TensorMove> moves;
     if (broadcast.stage > 1) {
       auto it = whole_moves_.find(broadcast.root);
@@ -227,41 +177,43 @@ v1::GroupMember MemberOf(const SyncRank& rank) {
 
 absl::StatusOr<TransferPlan> BuildTransferPlan(const planner::SyncPlan& plan,
                                                const SyncParticipants& participants) {
-  const bool p2p = plan.comm_type == planner::CommType::kP2P;
-  std::vector<Broadcast> broadcasts = GroupBySender(plan.stage1, 1, p2p);
-  // The planner names one stage-2 group per pair (ChatLearn's p2p_pair_grouping).
-  std::vector<Broadcast> stage2 = GroupBySender(plan.stage2, 2, /*one_per_pair=*/true);
   std::set<int> stage2_roots;
-  for (const Broadcast& b : stage2) stage2_roots.insert(b.root);
-  broadcasts.insert(broadcasts.end(), stage2.begin(), stage2.end());
-
-  // P2P syncs run in one group of every rank (the seed's global group).
-  v1::CollectiveGroupSpec global_group;
-  global_group.set_name(participants.topology.group_name);
-  for (const SyncRank& rank : participants.ranks) *global_group.add_members() = MemberOf(rank);
-
+  // A group's members are everyone its transfers name, in first-seen order: a
+  // broadcast group is its root and receivers; a p2p sync's one global group
+  // spans all of its pairs.
+  std::map<std::string, std::vector<int>> members;
+  std::map<std::string, std::set<int>> seen;
+  for (const planner::PlannedTransfer& t : plan.transfers) {
+    if (t.stage == 2) stage2_roots.insert(t.root);
+    std::vector<int>& list = members[t.group_name];
+    if (seen[t.group_name].insert(t.root).second) list.push_back(t.root);
+    for (int r : t.receivers) {
+      if (seen[t.group_name].insert(r).second) list.push_back(r);
+    }
+  }
   TaskAssembler assembler(plan, participants);
   std::map<std::string, AgentWork> work_by_agent;  // By agent id: deterministic order.
-  for (const Broadcast& broadcast : broadcasts) {
-    v1::CollectiveGroupSpec group;
-    if (p2p) {
-      group = global_group;
-    } else {
-      ASSIGN_OR_RETURN(std::string name, FindGroupName(plan, broadcast));
-      group.set_name(name);
-      *group.add_members() = MemberOf(participants.ranks[broadcast.root]);
-      for (int r : broadcast.receivers) *group.add_members() = MemberOf(participants.ranks[r]);
+  std::map<std::string, std::set<std::string>> groups_of_agent;
+  for (const planner::PlannedTransfer& transfer : plan.transfers) {
+    if (transfer.param_group != "default") {
+      return absl::UnimplementedError(absl::StrCat(
+          "the plan splits parameters into '", transfer.param_group,
+          "' groups (hyper expert parallel); executing them needs routed-expert regrouping, "
+          "which agents do not run yet"));
     }
-    ASSIGN_OR_RETURN(v1::TransferTask task,
-                     assembler.Assemble(broadcast, group.name(), stage2_roots));
+    ASSIGN_OR_RETURN(v1::TransferTask task, assembler.Assemble(transfer, stage2_roots));
     std::set<std::string> agents;
-    agents.insert(participants.ranks[broadcast.root].agent.agent_id());
-    for (int r : broadcast.receivers) agents.insert(participants.ranks[r].agent.agent_id());
+    agents.insert(participants.ranks[transfer.root].agent.agent_id());
+    for (int r : transfer.receivers) agents.insert(participants.ranks[r].agent.agent_id());
     for (const std::string& agent_id : agents) {
       AgentWork& work = work_by_agent[agent_id];
-      bool has_group = false;
-      for (const auto& g : work.groups.groups()) has_group |= g.name() == group.name();
-      if (!has_group) *work.groups.add_groups() = group;
+      if (groups_of_agent[agent_id].insert(transfer.group_name).second) {
+        v1::CollectiveGroupSpec* group = work.groups.add_groups();
+        group->set_name(transfer.group_name);
+        for (int r : members[transfer.group_name]) {
+          *group->add_members() = MemberOf(participants.ranks[r]);
+        }
+      }
       *work.tasks.add_tasks() = task;
     }
   }

@@ -70,7 +70,9 @@ TEST_CASE("After a coordinator crash, agents re-register themselves and their en
   CreateGroup(coordinator);
   FillSyncVerify(d, coordinator, 1, 1);
 
-  REQUIRE(d.cluster->RestartCoordinator(/*crash=*/true).ok());
+  absl::Status restarted = d.cluster->RestartCoordinator(/*crash=*/true);
+  INFO(restarted.ToString());
+  REQUIRE(restarted.ok());
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
   int endpoints = 0;
   while (absl::Now() < deadline) {
