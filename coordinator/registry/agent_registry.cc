@@ -1,10 +1,23 @@
 #include "coordinator/registry/agent_registry.h"
 
 #include <algorithm>
+#include <random>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace paramsync::coordinator {
+
+namespace {
+
+std::string RandomEpoch() {
+  std::random_device random;
+  return absl::StrFormat("%08x", random());
+}
+
+}  // namespace
+
+AgentRegistry::AgentRegistry() : id_prefix_(absl::StrCat("agent-", RandomEpoch(), "-")) {}
 
 absl::StatusOr<std::string> AgentRegistry::Register(v1::AgentInfo info) {
   if (info.address().empty()) return absl::InvalidArgumentError("agent.address must be set");
@@ -15,7 +28,7 @@ absl::StatusOr<std::string> AgentRegistry::Register(v1::AgentInfo info) {
     auto current = it++;
     if (current->second.info.address() == info.address()) agents_.erase(current);
   }
-  const std::string id = absl::StrCat("agent-", next_id_++);
+  const std::string id = absl::StrCat(id_prefix_, next_id_++);
   info.set_agent_id(id);
   agents_[id] = Record{std::move(info), absl::Now()};
   ++generation_;

@@ -20,9 +20,13 @@ namespace paramsync::coordinator {
 
 class AgentRegistry {
  public:
+  AgentRegistry();
+
   // Validates `info` (address, host and device set) and records it under a new
-  // id, which it returns. An agent registering again from the same address (it
-  // restarted, or this coordinator did) replaces its old record.
+  // id, which it returns. Ids are never reused, not even by another coordinator
+  // process: an agent heartbeating with an id from before a restart must get
+  // NOT_FOUND, not be mistaken for whoever got that id since. An agent registering again from the
+  // same address (it restarted, or this coordinator did) replaces its old record.
   absl::StatusOr<std::string> Register(v1::AgentInfo info);
 
   // NOT_FOUND when `agent_id` is unknown: the agent must register again.
@@ -42,6 +46,7 @@ class AgentRegistry {
     absl::Time last_heartbeat;
   };
 
+  const std::string id_prefix_;  // "agent-<this coordinator's random epoch>-".
   mutable absl::Mutex mu_;
   int64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   int64_t generation_ ABSL_GUARDED_BY(mu_) = 0;

@@ -58,6 +58,9 @@ TEST_CASE("Agents get fresh ids; re-registering from an address replaces the old
   CHECK(agents.Heartbeat(*first).code() == absl::StatusCode::kNotFound);
   CHECK(agents.Heartbeat(*again).ok());
   CHECK(agents.List().size() == 2);
+  // Another coordinator process never hands out the same ids.
+  AgentRegistry restarted;
+  CHECK(*restarted.Register(Agent("127.0.0.1:1")) != *first);
   CheckError(agents.Register(v1::AgentInfo()).status(), absl::StatusCode::kInvalidArgument,
              "agent.address");
 }
