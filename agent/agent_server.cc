@@ -30,8 +30,8 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfi
   std::unique_ptr<AgentServer> agent(new AgentServer());
   agent->transport_ = std::make_unique<HostTransport>(&agent->inbox_, &MakeAgentChannel);
   agent->groups_ = std::make_unique<GroupTable>(agent->transport_.get());
-  agent->runner_ =
-      std::make_unique<TaskRunner>(&agent->tensors_, agent->groups_.get(), agent->transport_.get());
+  agent->runner_ = std::make_unique<TaskRunner>(&agent->tensors_, agent->groups_.get(),
+                                                agent->transport_.get(), &agent->memory_);
   agent->control_service_ = std::make_unique<AgentControlService>(
       &agent->tensors_, agent->groups_.get(), agent->runner_.get(), agent->transport_.get());
   agent->data_service_ = std::make_unique<AgentDataService>(&agent->inbox_);

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "agent/coordinator_link.h"
+#include "agent/memory/memory_ops.h"
 #include "agent/service/agent_control_service.h"
 #include "agent/service/agent_data_service.h"
 #include "agent/service/agent_local_service.h"
@@ -55,8 +56,9 @@ class AgentServer {
   AgentServer() = default;
 
   std::string address_;
+  HostMemoryOps memory_;
   TensorRegistry tensors_;
-  Inbox inbox_;
+  Inbox inbox_{&memory_};
   std::unique_ptr<HostTransport> transport_;
   std::unique_ptr<GroupTable> groups_;
   std::unique_ptr<TaskRunner> runner_;

@@ -1,7 +1,8 @@
 """Exposes the CUDA toolkit and NCCL from /usr/local/cuda (or $CUDA_PATH).
 
-Where no toolkit is installed the repository still exists, `:available` is false
-and the CUDA targets are skipped through target_compatible_with.
+Where no toolkit is installed the repository still exists: CUDA-only targets are
+skipped through target_compatible_with = ["@local_cuda//:required"], and targets
+that work either way pick their CUDA parts with if_cuda() from @local_cuda//:defs.bzl.
 """
 
 def _local_cuda_impl(ctx):
@@ -39,6 +40,15 @@ def _local_cuda_impl(ctx):
         ]
     ctx.file("BUILD.bazel", "\n".join(build) + "\n")
     ctx.file("WORKSPACE", "")
+    # if_cuda(a, b): `a` where CUDA is present, else `b`, for deps and defines of
+    # targets that work either way (the agent: host memory always, GPUs with CUDA).
+    ctx.file("defs.bzl", "\n".join([
+        "HAS_CUDA = %s" % present,
+        "",
+        "def if_cuda(if_true, if_false = []):",
+        "    return if_true if HAS_CUDA else if_false",
+        "",
+    ]))
 
 local_cuda = repository_rule(
     implementation = _local_cuda_impl,

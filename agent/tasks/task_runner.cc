@@ -1,7 +1,6 @@
 #include "agent/tasks/task_runner.h"
 
 #include <atomic>
-#include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
@@ -20,12 +19,13 @@ namespace {
 // Whole tensors received for forwarding in a later stage, by (endpoint, name).
 class StagingStore {
  public:
-  void Put(const EndpointKey& endpoint, const std::string& name, std::vector<char> bytes) {
+  void Put(const EndpointKey& endpoint, const std::string& name,
+           std::shared_ptr<StagingBuffer> bytes) {
     absl::MutexLock lock(&mu_);
-    buffers_[{endpoint, name}] = std::make_shared<std::vector<char>>(std::move(bytes));
+    buffers_[{endpoint, name}] = std::move(bytes);
   }
-  absl::StatusOr<std::shared_ptr<std::vector<char>>> Get(const EndpointKey& endpoint,
-                                                         const std::string& name) const {
+  absl::StatusOr<std::shared_ptr<StagingBuffer>> Get(const EndpointKey& endpoint,
+                                                     const std::string& name) const {
     absl::MutexLock lock(&mu_);
     auto it = buffers_.find({endpoint, name});
     if (it == buffers_.end()) {
@@ -38,7 +38,7 @@ class StagingStore {
 
  private:
   mutable absl::Mutex mu_;
-  std::map<std::pair<EndpointKey, std::string>, std::shared_ptr<std::vector<char>>> buffers_
+  std::map<std::pair<EndpointKey, std::string>, std::shared_ptr<StagingBuffer>> buffers_
       ABSL_GUARDED_BY(mu_);
 };
 
@@ -65,14 +65,16 @@ struct Counters {
 struct RunContext {
   const v1::RunTasksRequest& request;
   absl::Time deadline;
+  MemoryOps& memory;
   StagingStore staging;
   Counters counters;
 };
 
 }  // namespace
 
-TaskRunner::TaskRunner(TensorRegistry* tensors, GroupTable* groups, Transport* transport)
-    : tensors_(tensors), groups_(groups), transport_(transport) {}
+TaskRunner::TaskRunner(TensorRegistry* tensors, GroupTable* groups, Transport* transport,
+                       MemoryOps* memory)
+    : tensors_(tensors), groups_(groups), transport_(transport), memory_(memory) {}
 
 namespace {
 
@@ -82,11 +84,11 @@ absl::Status SendTask(const v1::TransferTask& task, const CollectiveGroup& group
   const v1::GroupMember* root = group.Member(task.root_sync_rank());
   const EndpointKey endpoint = KeyOf(*root);
   std::vector<ConstBuffer> buffers;
-  std::vector<std::shared_ptr<std::vector<char>>> staged;  // Held while sending.
+  std::vector<std::shared_ptr<StagingBuffer>> staged;  // Held while sending.
   for (const v1::TensorMove& move : task.tensors()) {
     ASSIGN_OR_RETURN(const uint64_t wire_bytes, TensorBytes(move.dtype(), move.wire_shape()));
     if (task.from_staging()) {
-      ASSIGN_OR_RETURN(std::shared_ptr<std::vector<char>> bytes,
+      ASSIGN_OR_RETURN(std::shared_ptr<StagingBuffer> bytes,
                        run.staging.Get(endpoint, move.src_name()));
       if (bytes->size() != wire_bytes) {
         return absl::FailedPreconditionError(absl::StrCat("staged tensor '", move.src_name(),
@@ -116,7 +118,7 @@ struct Landing {
   const v1::TensorMove* move;
   TensorView destination;
   bool staged = false;  // Received into `staging`, not straight into `destination`.
-  std::vector<char> staging;
+  std::shared_ptr<StagingBuffer> staging;
 };
 
 // One receiver's side of one task.
@@ -131,7 +133,7 @@ absl::Status ReceiveTask(const v1::TransferTask& task, const v1::Receiver& recei
     ASSIGN_OR_RETURN(const TensorView destination, tensors.Find(endpoint, move.dst_name()));
     Landing landing{&move, destination, move.num_slices() > 1 || receiver.stage_whole(), {}};
     if (landing.staged) {
-      landing.staging.resize(wire_bytes);
+      ASSIGN_OR_RETURN(landing.staging, run.memory.Allocate(wire_bytes));
     } else if (destination.nbytes != wire_bytes) {
       return absl::FailedPreconditionError(absl::StrCat(
           "tensor '", move.dst_name(), "' of ", endpoint.first, " rank ", endpoint.second, " has ",
@@ -142,7 +144,7 @@ absl::Status ReceiveTask(const v1::TransferTask& task, const v1::Receiver& recei
   std::vector<MutableBuffer> buffers;
   for (Landing& landing : landings) {
     buffers.push_back(landing.staged
-                          ? MutableBuffer{landing.staging.data(), landing.staging.size()}
+                          ? MutableBuffer{landing.staging->data(), landing.staging->size()}
                           : MutableBuffer{landing.destination.data, landing.destination.nbytes});
   }
   std::vector<int> receivers;
@@ -156,15 +158,17 @@ absl::Status ReceiveTask(const v1::TransferTask& task, const v1::Receiver& recei
       if (move.num_slices() > 1) {
         SliceSpec slice{move.wire_shape(), DTypeSize(move.dtype()), move.slice_dim(),
                         move.num_slices(), receiver.slice_index()};
-        RETURN_IF_ERROR(Annotate(CopySlice(slice, landing.staging.data(), landing.destination.data,
-                                           landing.destination.nbytes),
-                                 absl::StrCat("tensor '", move.dst_name(), "'")));
-      } else if (landing.destination.nbytes == landing.staging.size()) {
-        std::memcpy(landing.destination.data, landing.staging.data(), landing.staging.size());
+        RETURN_IF_ERROR(
+            Annotate(run.memory.CopySlice(slice, landing.staging->data(), landing.destination.data,
+                                          landing.destination.nbytes),
+                     absl::StrCat("tensor '", move.dst_name(), "'")));
+      } else if (landing.destination.nbytes == landing.staging->size()) {
+        RETURN_IF_ERROR(run.memory.Copy(landing.destination.data, landing.staging->data(),
+                                        landing.staging->size()));
       } else {
         return absl::FailedPreconditionError(
             absl::StrCat("tensor '", move.dst_name(), "' has ", landing.destination.nbytes,
-                         " bytes, the sender's has ", landing.staging.size()));
+                         " bytes, the sender's has ", landing.staging->size()));
       }
       if (receiver.stage_whole()) {
         run.staging.Put(endpoint, move.dst_name(), std::move(landing.staging));
@@ -180,7 +184,7 @@ absl::Status ReceiveTask(const v1::TransferTask& task, const v1::Receiver& recei
 
 absl::StatusOr<v1::RunTasksResponse> TaskRunner::Run(const v1::RunTasksRequest& request,
                                                      absl::Time deadline) {
-  RunContext run{request, deadline, {}, {}};
+  RunContext run{request, deadline, *memory_, {}, {}};
   // Jobs by stage; each job is one send or one receive of a local endpoint.
   std::map<int, std::vector<std::function<absl::Status()>>> stages;
   for (const v1::TransferTask& task : request.tasks()) {

@@ -15,6 +15,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "agent/memory/memory_ops.h"
 #include "agent/tasks/group_table.h"
 #include "agent/tensors/tensor_registry.h"
 #include "agent/transport/transport.h"
@@ -24,8 +25,9 @@ namespace paramsync::agent {
 
 class TaskRunner {
  public:
-  // The pointers must outlive the runner.
-  TaskRunner(TensorRegistry* tensors, GroupTable* groups, Transport* transport);
+  // The pointers must outlive the runner. `memory` is where the registered
+  // tensors live (host or this agent's GPU).
+  TaskRunner(TensorRegistry* tensors, GroupTable* groups, Transport* transport, MemoryOps* memory);
 
   // Which group members are this agent's endpoints: those at this address. Call
   // once, before the agent registers.
@@ -41,6 +43,7 @@ class TaskRunner {
   TensorRegistry* const tensors_;
   GroupTable* const groups_;
   Transport* const transport_;
+  MemoryOps* const memory_;
 };
 
 }  // namespace paramsync::agent

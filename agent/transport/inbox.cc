@@ -1,6 +1,5 @@
 #include "agent/transport/inbox.h"
 
-#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -18,8 +17,8 @@ size_t TotalBytes(const std::vector<MutableBuffer>& buffers) {
 
 }  // namespace
 
-PendingReceive::PendingReceive(std::vector<MutableBuffer> buffers)
-    : buffers_(std::move(buffers)), total_bytes_(TotalBytes(buffers_)) {}
+PendingReceive::PendingReceive(std::vector<MutableBuffer> buffers, MemoryOps* memory)
+    : buffers_(std::move(buffers)), memory_(memory), total_bytes_(TotalBytes(buffers_)) {}
 
 absl::Status PendingReceive::Write(const void* data, size_t size) {
   absl::MutexLock lock(&mu_);
@@ -34,7 +33,8 @@ absl::Status PendingReceive::Write(const void* data, size_t size) {
   while (size > 0) {
     const MutableBuffer& buffer = buffers_[buffer_index_];
     const size_t n = std::min(size, buffer.size - buffer_offset_);
-    std::memcpy(static_cast<char*>(buffer.data) + buffer_offset_, src, n);
+    absl::Status copied = memory_->Copy(static_cast<char*>(buffer.data) + buffer_offset_, src, n);
+    if (!copied.ok()) return copied;
     src += n;
     size -= n;
     written_ += n;
@@ -69,7 +69,7 @@ absl::Status Inbox::AbortStatus(uint64_t sync_id) const {
 
 absl::Status Inbox::Receive(const TransferKey& key, std::vector<MutableBuffer> buffers,
                             absl::Time deadline) {
-  auto receive = std::make_shared<PendingReceive>(std::move(buffers));
+  auto receive = std::make_shared<PendingReceive>(std::move(buffers), memory_);
   {
     absl::MutexLock lock(&mu_);
     absl::Status aborted = AbortStatus(key.sync_id);

@@ -6,7 +6,8 @@
 // be posted if the data arrives first, and fills the buffers in order.
 //
 // Thread-safe. Once Receive() returns, however it ends, no writer touches its
-// buffers again: a late writer gets FAILED_PRECONDITION instead.
+// buffers again: a late writer gets FAILED_PRECONDITION instead. Writes go
+// through the agent's MemoryOps, so the buffers may be host or device memory.
 #ifndef PARAMSYNC_AGENT_TRANSPORT_INBOX_H_
 #define PARAMSYNC_AGENT_TRANSPORT_INBOX_H_
 
@@ -19,6 +20,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "agent/memory/memory_ops.h"
 #include "agent/transport/transport.h"
 
 namespace paramsync::agent {
@@ -26,7 +28,7 @@ namespace paramsync::agent {
 // One posted receive, as a writer sees it.
 class PendingReceive {
  public:
-  explicit PendingReceive(std::vector<MutableBuffer> buffers);
+  PendingReceive(std::vector<MutableBuffer> buffers, MemoryOps* memory);
 
   // Copies `size` bytes to the current position. INVALID_ARGUMENT when they
   // overflow what was posted; the error status of the receive once it ended.
@@ -43,6 +45,7 @@ class PendingReceive {
 
   absl::Mutex mu_;
   const std::vector<MutableBuffer> buffers_;
+  MemoryOps* const memory_;
   const size_t total_bytes_;
   size_t buffer_index_ ABSL_GUARDED_BY(mu_) = 0;
   size_t buffer_offset_ ABSL_GUARDED_BY(mu_) = 0;
@@ -53,6 +56,9 @@ class PendingReceive {
 
 class Inbox {
  public:
+  // `memory` holds the buffers receives post; it must outlive the inbox.
+  explicit Inbox(MemoryOps* memory) : memory_(memory) {}
+
   // Posts `buffers` under `key` and blocks until a writer finished them, the
   // transfer failed, `deadline` passed, or the sync was aborted.
   // ALREADY_EXISTS if `key` is already posted.
@@ -77,6 +83,7 @@ class Inbox {
   // The abort status of `sync_id`, OK if it was not aborted.
   absl::Status AbortStatus(uint64_t sync_id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  MemoryOps* const memory_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<TransferKey, Slot> slots_ ABSL_GUARDED_BY(mu_);
   // Recently aborted syncs, bounded: a sync id is never reused, and old ones

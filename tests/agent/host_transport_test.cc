@@ -22,7 +22,7 @@ namespace {
 // One agent's data plane: an Inbox, its Push server and a HostTransport.
 class DataPlane {
  public:
-  DataPlane() : service_(&inbox_), transport_(&inbox_, &MakeAgentChannel) {
+  DataPlane() : inbox_(&memory_), service_(&inbox_), transport_(&inbox_, &MakeAgentChannel) {
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -38,6 +38,7 @@ class DataPlane {
   const std::string& address() const { return address_; }
 
  private:
+  HostMemoryOps memory_;
   Inbox inbox_;
   AgentDataService service_;
   HostTransport transport_;

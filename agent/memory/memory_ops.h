@@ -1,0 +1,72 @@
+// File: agent/memory/memory_ops.h
+// -----------------------------------------------------------------------------
+// The memory a sync's bytes live in on this agent (host memory for CPU agents,
+// one GPU's memory for GPU agents) and the few operations the data path needs
+// there: staging buffers, whole copies and TP slices. Everything above the
+// transports is written against this interface, so it is the same code on CPU
+// and GPU.
+#ifndef PARAMSYNC_AGENT_MEMORY_MEMORY_OPS_H_
+#define PARAMSYNC_AGENT_MEMORY_MEMORY_OPS_H_
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/tensor_slice.h"
+
+namespace paramsync::agent {
+
+// An owned buffer in some memory; frees itself.
+class StagingBuffer {
+ public:
+  StagingBuffer(void* data, size_t size, std::function<void(void*)> release)
+      : data_(data), size_(size), release_(std::move(release)) {}
+  StagingBuffer(const StagingBuffer&) = delete;
+  StagingBuffer& operator=(const StagingBuffer&) = delete;
+  ~StagingBuffer() {
+    if (data_ != nullptr) release_(data_);
+  }
+
+  void* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  void* const data_;
+  const size_t size_;
+  const std::function<void(void*)> release_;
+};
+
+class MemoryOps {
+ public:
+  virtual ~MemoryOps() = default;
+
+  virtual absl::string_view name() const = 0;
+
+  // A buffer of `bytes` in this memory. RESOURCE_EXHAUSTED when it cannot be had.
+  virtual absl::StatusOr<std::unique_ptr<StagingBuffer>> Allocate(size_t bytes) = 0;
+
+  // Copies `bytes` from `src` (this memory, or host memory) to `dst` (this
+  // memory); complete when it returns.
+  virtual absl::Status Copy(void* dst, const void* src, size_t bytes) = 0;
+
+  // Copies `spec`'s slice of `whole` into `slice`, both in this memory; complete
+  // when it returns. INVALID_ARGUMENT as common/tensor_slice.h describes.
+  virtual absl::Status CopySlice(const SliceSpec& spec, const void* whole, void* slice,
+                                 size_t slice_bytes) = 0;
+};
+
+// Host memory: heap staging buffers, memcpy.
+class HostMemoryOps final : public MemoryOps {
+ public:
+  absl::string_view name() const override { return "host"; }
+  absl::StatusOr<std::unique_ptr<StagingBuffer>> Allocate(size_t bytes) override;
+  absl::Status Copy(void* dst, const void* src, size_t bytes) override;
+  absl::Status CopySlice(const SliceSpec& spec, const void* whole, void* slice,
+                         size_t slice_bytes) override;
+};
+
+}  // namespace paramsync::agent
+
+#endif  // PARAMSYNC_AGENT_MEMORY_MEMORY_OPS_H_
