@@ -3,6 +3,7 @@
 #include <glog/logging.h>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc_channels.h"
 
@@ -15,26 +16,40 @@ std::string HostOf(const std::string& address) {
   return colon == std::string::npos ? address : address.substr(0, colon);
 }
 
+absl::StatusOr<DataPlane> MakeDataPlane(const std::string& device) {
+  if (device == "cpu" || absl::StartsWith(device, "cpu:")) return MakeHostDataPlane();
+  int ordinal = -1;
+  if (absl::StartsWith(device, "cuda:") && absl::SimpleAtoi(device.substr(5), &ordinal) &&
+      ordinal >= 0) {
+#ifdef PARAMSYNC_WITH_CUDA
+    return MakeGpuDataPlane(ordinal);
+#else
+    return absl::FailedPreconditionError(absl::StrCat(
+        "device '", device, "' needs CUDA and NCCL, and this agent was built without them"));
+#endif
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("--device is '", device, "'; accepted: cpu, cpu:N, cuda:N"));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfig& config) {
   if (config.coordinator_address.empty()) {
     return absl::InvalidArgumentError("coordinator address must be set (--coordinator)");
   }
-  if (config.device != "cpu" && !absl::StartsWith(config.device, "cpu:")) {
-    return absl::UnimplementedError(
-        absl::StrCat("device '", config.device,
-                     "' needs the NCCL transport, which this build does not "
-                     "enable yet; accepted: cpu, cpu:N"));
-  }
   std::unique_ptr<AgentServer> agent(new AgentServer());
-  agent->transport_ = std::make_unique<HostTransport>(&agent->inbox_, &MakeAgentChannel);
-  agent->groups_ = std::make_unique<GroupTable>(agent->transport_.get());
-  agent->runner_ = std::make_unique<TaskRunner>(&agent->tensors_, agent->groups_.get(),
-                                                agent->transport_.get(), &agent->memory_);
+  absl::StatusOr<DataPlane> data = MakeDataPlane(config.device);
+  if (!data.ok()) return data.status();
+  agent->data_ = *std::move(data);
+  Transport* transport = agent->data_.transport.get();
+  agent->tensors_ = std::make_unique<TensorRegistry>(agent->data_.device_mapper.get());
+  agent->groups_ = std::make_unique<GroupTable>(transport);
+  agent->runner_ = std::make_unique<TaskRunner>(agent->tensors_.get(), agent->groups_.get(),
+                                                transport, agent->data_.memory.get());
   agent->control_service_ = std::make_unique<AgentControlService>(
-      &agent->tensors_, agent->groups_.get(), agent->runner_.get(), agent->transport_.get());
-  agent->data_service_ = std::make_unique<AgentDataService>(&agent->inbox_);
+      agent->tensors_.get(), agent->groups_.get(), agent->runner_.get(), transport);
+  agent->data_service_ = std::make_unique<AgentDataService>(agent->data_.inbox.get());
 
   grpc::ServerBuilder builder;
   int port = 0;
@@ -44,7 +59,7 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfi
   builder.RegisterService(agent->data_service_.get());
   // The local service needs the link, which needs the bound address: register a
   // holder now, fill it below, before any client can know this address.
-  agent->local_service_ = std::make_unique<AgentLocalService>(&agent->tensors_, nullptr);
+  agent->local_service_ = std::make_unique<AgentLocalService>(agent->tensors_.get(), nullptr);
   builder.RegisterService(agent->local_service_.get());
   agent->server_ = builder.BuildAndStart();
   if (agent->server_ == nullptr || port == 0) {
@@ -53,16 +68,18 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfi
   const std::string host =
       config.advertise_host.empty() ? HostOf(config.listen_address) : config.advertise_host;
   agent->address_ = absl::StrCat(host, ":", port);
-  agent->transport_->set_self_address(agent->address_);
+  transport->set_self_address(agent->address_);
   agent->runner_->set_self_address(agent->address_);
 
   v1::AgentInfo self;
   self.set_host(config.node_name.empty() ? host : config.node_name);
-  self.set_device(absl::StrCat(config.device, "@", agent->address_));
+  // Host "devices" are distinct per agent; a GPU is named by its UUID.
+  self.set_device(agent->data_.device_id.empty() ? absl::StrCat(config.device, "@", agent->address_)
+                                                 : agent->data_.device_id);
   self.set_address(agent->address_);
-  self.set_gpu_index(-1);
+  self.set_gpu_index(agent->data_.gpu_index);
   agent->link_ = std::make_unique<CoordinatorLink>(MakeAgentChannel(config.coordinator_address),
-                                                   self, &agent->tensors_, config.rpc_timeout);
+                                                   self, agent->tensors_.get(), config.rpc_timeout);
   agent->local_service_->set_link(agent->link_.get());
   agent->link_->Start();
   LOG(INFO) << "agent serving on " << agent->address_ << ", coordinator "
@@ -76,7 +93,7 @@ void AgentServer::Wait() { server_->Wait(); }
 
 void AgentServer::Shutdown() {
   if (server_ == nullptr) return;
-  transport_->Abort(0, absl::UnavailableError("the agent is shutting down"));
+  data_.transport->Abort(0, absl::UnavailableError("the agent is shutting down"));
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
 }
 

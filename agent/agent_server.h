@@ -14,15 +14,13 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "agent/coordinator_link.h"
-#include "agent/memory/memory_ops.h"
+#include "agent/data_plane.h"
 #include "agent/service/agent_control_service.h"
 #include "agent/service/agent_data_service.h"
 #include "agent/service/agent_local_service.h"
 #include "agent/tasks/group_table.h"
 #include "agent/tasks/task_runner.h"
 #include "agent/tensors/tensor_registry.h"
-#include "agent/transport/host_transport.h"
-#include "agent/transport/inbox.h"
 
 namespace paramsync::agent {
 
@@ -56,10 +54,8 @@ class AgentServer {
   AgentServer() = default;
 
   std::string address_;
-  HostMemoryOps memory_;
-  TensorRegistry tensors_;
-  Inbox inbox_{&memory_};
-  std::unique_ptr<HostTransport> transport_;
+  DataPlane data_;
+  std::unique_ptr<TensorRegistry> tensors_;
   std::unique_ptr<GroupTable> groups_;
   std::unique_ptr<TaskRunner> runner_;
   std::unique_ptr<CoordinatorLink> link_;

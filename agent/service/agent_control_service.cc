@@ -11,6 +11,22 @@
 
 namespace paramsync::agent {
 
+grpc::Status AgentControlService::NewGroupIds(grpc::ServerContext*,
+                                              const v1::NewGroupIdsRequest* request,
+                                              v1::NewGroupIdsResponse* response) {
+  // Bounded: a sync has at most a few groups per agent and rank.
+  if (request->count() < 0 || request->count() > 65536) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("count is ", request->count(), "; accepted: 0 to 65536")));
+  }
+  for (int i = 0; i < request->count(); ++i) {
+    absl::StatusOr<std::string> id = transport_->NewGroupId();
+    if (!id.ok()) return ToGrpcStatus(id.status());
+    response->add_ids(*std::move(id));
+  }
+  return grpc::Status::OK;
+}
+
 grpc::Status AgentControlService::SetupGroups(grpc::ServerContext*,
                                               const v1::SetupGroupsRequest* request,
                                               v1::SetupGroupsResponse*) {

@@ -21,6 +21,8 @@ class AgentControlService final : public v1::AgentControl::Service {
                       Transport* transport)
       : tensors_(tensors), groups_(groups), runner_(runner), transport_(transport) {}
 
+  grpc::Status NewGroupIds(grpc::ServerContext* context, const v1::NewGroupIdsRequest* request,
+                           v1::NewGroupIdsResponse* response) override;
   grpc::Status SetupGroups(grpc::ServerContext* context, const v1::SetupGroupsRequest* request,
                            v1::SetupGroupsResponse* response) override;
   grpc::Status RunTasks(grpc::ServerContext* context, const v1::RunTasksRequest* request,

@@ -13,6 +13,54 @@ std::string Describe(const EndpointKey& key) {
 
 }  // namespace
 
+absl::StatusOr<TensorView> TensorRegistry::MapTensor(
+    const v1::LocalTensor& tensor,
+    absl::flat_hash_map<std::string, std::shared_ptr<SharedMemoryRegion>>& regions,
+    std::vector<std::shared_ptr<SharedMemoryRegion>>& keep_alive) {
+  const std::string& name = tensor.spec().name();
+  char* base = nullptr;
+  size_t size = 0;
+  std::string where;
+  if (!tensor.cuda_ipc_handle().empty()) {
+    if (device_mapper_ == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("tensor '", name,
+                       "' is GPU memory, but this agent serves host memory "
+                       "(--device=cpu); register it with the agent of its GPU (--device=cuda:N)"));
+    }
+    ASSIGN_OR_RETURN(MappedAllocation mapping, device_mapper_->Open(tensor.cuda_ipc_handle()));
+    base = mapping.base;
+    size = mapping.size;
+    where = "its CUDA allocation";
+  } else {
+    if (device_mapper_ != nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "tensor '", name, "' is host memory (shm ", tensor.shm_name(),
+          "), but this agent serves a GPU; share GPU tensors by CUDA IPC handle, or register "
+          "host tensors with a --device=cpu agent"));
+    }
+    std::shared_ptr<SharedMemoryRegion>& region = regions[tensor.shm_name()];
+    if (region == nullptr) {
+      absl::StatusOr<SharedMemoryRegion> opened = SharedMemoryRegion::Open(tensor.shm_name());
+      if (!opened.ok()) {
+        return absl::Status(opened.status().code(),
+                            absl::StrCat("tensor '", name, "': ", opened.status().message()));
+      }
+      region = std::make_shared<SharedMemoryRegion>(*std::move(opened));
+      keep_alive.push_back(region);
+    }
+    base = static_cast<char*>(region->data());
+    size = region->size();
+    where = absl::StrCat("region ", tensor.shm_name());
+  }
+  if (tensor.offset() > size || tensor.nbytes() > size - tensor.offset()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tensor '", name, "': bytes [", tensor.offset(), ", ", tensor.offset() + tensor.nbytes(),
+        ") lie outside ", where, " of ", size, " bytes"));
+  }
+  return TensorView{&tensor.spec(), base + tensor.offset(), tensor.nbytes()};
+}
+
 absl::Status TensorRegistry::RegisterEndpoint(const v1::LocalRegisterEndpointRequest& request) {
   const v1::EndpointSpec& spec = request.endpoint();
   if (spec.model().empty()) return absl::InvalidArgumentError("endpoint.model must not be empty");
@@ -33,23 +81,7 @@ absl::Status TensorRegistry::RegisterEndpoint(const v1::LocalRegisterEndpointReq
           "tensor '", name, "': nbytes is ", tensor.nbytes(), " but dtype ",
           DTypeName(tensor.spec().dtype()), " and its shape make ", expected, " bytes"));
     }
-    std::shared_ptr<SharedMemoryRegion>& region = regions[tensor.shm_name()];
-    if (region == nullptr) {
-      absl::StatusOr<SharedMemoryRegion> opened = SharedMemoryRegion::Open(tensor.shm_name());
-      if (!opened.ok()) {
-        return absl::Status(opened.status().code(),
-                            absl::StrCat("tensor '", name, "': ", opened.status().message()));
-      }
-      region = std::make_shared<SharedMemoryRegion>(*std::move(opened));
-      endpoint->regions.push_back(region);
-    }
-    if (tensor.offset() > region->size() || tensor.nbytes() > region->size() - tensor.offset()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "tensor '", name, "': bytes [", tensor.offset(), ", ", tensor.offset() + tensor.nbytes(),
-          ") lie outside region ", tensor.shm_name(), " of ", region->size(), " bytes"));
-    }
-    TensorView view{&tensor.spec(), static_cast<char*>(region->data()) + tensor.offset(),
-                    tensor.nbytes()};
+    ASSIGN_OR_RETURN(const TensorView view, MapTensor(tensor, regions, endpoint->regions));
     if (!endpoint->tensors.emplace(name, view).second) {
       return absl::InvalidArgumentError(absl::StrCat("tensor '", name, "' is registered twice"));
     }

@@ -20,6 +20,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "agent/tensors/ipc_mapper.h"
 #include "common/shared_memory.h"
 #include "paramsync/v1/agent.pb.h"
 
@@ -37,6 +38,11 @@ struct TensorView {
 
 class TensorRegistry {
  public:
+  // A registry of host tensors in shared memory (CPU agents), or, with
+  // `device_mapper`, of GPU tensors shared by CUDA IPC handle (GPU agents). Each
+  // refuses the other kind with FAILED_PRECONDITION saying what would work.
+  explicit TensorRegistry(IpcMapper* device_mapper = nullptr) : device_mapper_(device_mapper) {}
+
   // Maps the request's shared-memory regions and records the endpoint, replacing
   // an earlier registration of the same (model, rank). INVALID_ARGUMENT names the
   // tensor when its spec is malformed, names repeat, or its bytes do not lie
@@ -65,6 +71,13 @@ class TensorRegistry {
     int64_t version = 0;
   };
 
+  // Maps one tensor's memory, by its shared-memory region or its IPC handle.
+  absl::StatusOr<TensorView> MapTensor(
+      const v1::LocalTensor& tensor,
+      absl::flat_hash_map<std::string, std::shared_ptr<SharedMemoryRegion>>& regions,
+      std::vector<std::shared_ptr<SharedMemoryRegion>>& keep_alive);
+
+  IpcMapper* const device_mapper_;
   mutable absl::Mutex mu_;
   // std::map: an Endpoint's address must be stable, views point into it.
   std::map<EndpointKey, std::unique_ptr<Endpoint>> endpoints_ ABSL_GUARDED_BY(mu_);

@@ -57,19 +57,8 @@ absl::Status HostTransport::BroadcastSend(const GroupView& group, uint64_t sync_
 
 absl::Status HostTransport::SendOne(const GroupMemberAddress& receiver, const TransferKey& key,
                                     absl::Span<const ConstBuffer> data, absl::Time deadline) {
-  if (receiver.address == self_address_) return SendLocal(key, data, deadline);
+  if (receiver.address == self_address_) return inbox_->Deliver(key, data, deadline);
   return SendRemote(receiver.address, key, data, deadline);
-}
-
-absl::Status HostTransport::SendLocal(const TransferKey& key, absl::Span<const ConstBuffer> data,
-                                      absl::Time deadline) {
-  absl::StatusOr<std::shared_ptr<PendingReceive>> receive = inbox_->Claim(key, deadline);
-  if (!receive.ok()) return receive.status();
-  for (const ConstBuffer& buffer : data) {
-    absl::Status written = (*receive)->Write(buffer.data, buffer.size);
-    if (!written.ok()) return (*receive)->Finish(written);
-  }
-  return (*receive)->Finish(absl::OkStatus());
 }
 
 absl::Status HostTransport::SendRemote(const std::string& address, const TransferKey& key,

@@ -33,11 +33,11 @@ class HostTransport final : public Transport {
   // must outlive the transport.
   HostTransport(Inbox* inbox, ChannelFactory channel_factory);
 
-  // The address other agents reach this one at, known once the server bound its
-  // port. Call before the agent registers: no transfer can name it earlier.
-  void set_self_address(std::string address) { self_address_ = std::move(address); }
+  void set_self_address(std::string address) override { self_address_ = std::move(address); }
 
   absl::string_view name() const override { return "host"; }
+  // Host groups need no id: each push names its receiver.
+  absl::StatusOr<std::string> NewGroupId() override { return std::string(); }
   absl::Status SetupGroup(const GroupView& group) override;
   void DestroyGroup(const std::string& name) override;
   absl::Status BroadcastSend(const GroupView& group, uint64_t sync_id, uint64_t task_id,
@@ -51,8 +51,6 @@ class HostTransport final : public Transport {
  private:
   absl::Status SendOne(const GroupMemberAddress& receiver, const TransferKey& key,
                        absl::Span<const ConstBuffer> data, absl::Time deadline);
-  absl::Status SendLocal(const TransferKey& key, absl::Span<const ConstBuffer> data,
-                         absl::Time deadline);
   absl::Status SendRemote(const std::string& address, const TransferKey& key,
                           absl::Span<const ConstBuffer> data, absl::Time deadline);
   std::shared_ptr<grpc::Channel> Channel(const std::string& address);

@@ -120,6 +120,17 @@ absl::StatusOr<std::shared_ptr<PendingReceive>> Inbox::Claim(const TransferKey& 
   return it->second.receive;
 }
 
+absl::Status Inbox::Deliver(const TransferKey& key, absl::Span<const ConstBuffer> data,
+                            absl::Time deadline) {
+  absl::StatusOr<std::shared_ptr<PendingReceive>> receive = Claim(key, deadline);
+  if (!receive.ok()) return receive.status();
+  for (const ConstBuffer& buffer : data) {
+    absl::Status written = (*receive)->Write(buffer.data, buffer.size);
+    if (!written.ok()) return (*receive)->Finish(written);
+  }
+  return (*receive)->Finish(absl::OkStatus());
+}
+
 void Inbox::Abort(uint64_t sync_id, const absl::Status& reason) {
   std::vector<std::shared_ptr<PendingReceive>> to_fail;
   {

@@ -71,6 +71,11 @@ class Inbox {
   absl::StatusOr<std::shared_ptr<PendingReceive>> Claim(const TransferKey& key,
                                                         absl::Time deadline);
 
+  // The sending side for a receiver on this agent: Claim(key), then writes
+  // `data` in order and finishes. Returns how the receive ended.
+  absl::Status Deliver(const TransferKey& key, absl::Span<const ConstBuffer> data,
+                       absl::Time deadline);
+
   // Fails pending receives and claims of `sync_id` (0: all) with `reason`; later
   // calls for an aborted sync id fail at once.
   void Abort(uint64_t sync_id, const absl::Status& reason);

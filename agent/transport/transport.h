@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
@@ -72,6 +73,16 @@ class Transport {
   virtual ~Transport() = default;
 
   virtual absl::string_view name() const = 0;
+
+  // The address other agents reach this one at, known once the server bound its
+  // port; it tells which group members are local. Call before the agent
+  // registers: no transfer can name it earlier.
+  virtual void set_self_address(std::string address) = 0;
+
+  // A fresh id for a collective group whose first member is on this agent
+  // (NCCL: an ncclUniqueId, whose bootstrap root lives in this process); empty
+  // when the transport needs none. Every member sets the group up with it.
+  virtual absl::StatusOr<std::string> NewGroupId() = 0;
 
   // Prepares `group` for transfers. Idempotent for the same membership; a group
   // of the same name with other members is replaced.

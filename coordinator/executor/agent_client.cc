@@ -18,6 +18,14 @@ class GrpcAgentClient final : public AgentClientInterface {
   explicit GrpcAgentClient(const std::string& address)
       : address_(address), stub_(v1::AgentControl::NewStub(MakeAgentChannel(address))) {}
 
+  absl::StatusOr<v1::NewGroupIdsResponse> NewGroupIds(const v1::NewGroupIdsRequest& request,
+                                                      absl::Time deadline) override {
+    v1::NewGroupIdsResponse response;
+    absl::Status status =
+        Call("NewGroupIds", &v1::AgentControl::Stub::NewGroupIds, request, &response, deadline);
+    if (!status.ok()) return status;
+    return response;
+  }
   absl::Status SetupGroups(const v1::SetupGroupsRequest& request, absl::Time deadline) override {
     v1::SetupGroupsResponse response;
     return Call("SetupGroups", &v1::AgentControl::Stub::SetupGroups, request, &response, deadline);

@@ -22,6 +22,8 @@ namespace paramsync::coordinator {
 class AgentClientInterface {
  public:
   virtual ~AgentClientInterface() = default;
+  virtual absl::StatusOr<v1::NewGroupIdsResponse> NewGroupIds(
+      const v1::NewGroupIdsRequest& request, absl::Time deadline) = 0;
   virtual absl::Status SetupGroups(const v1::SetupGroupsRequest& request, absl::Time deadline) = 0;
   virtual absl::StatusOr<v1::RunTasksResponse> RunTasks(const v1::RunTasksRequest& request,
                                                         absl::Time deadline) = 0;

@@ -3,6 +3,8 @@
 #include <glog/logging.h>
 
 #include <algorithm>
+#include <map>
+#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -34,6 +36,53 @@ absl::Status SyncExecutor::ForEachAgent(const TransferPlan& plan,
   if (shutting_down_) return unavailable();
   for (const absl::Status& status : results) {
     if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SyncExecutor::AssignGroupIds(TransferPlan& plan, absl::Time deadline) {
+  // Groups with a member on a GPU agent, by the agent of their first member.
+  std::map<std::string, std::vector<std::string>> groups_by_head;
+  std::map<std::string, v1::AgentInfo> heads;
+  std::set<std::string> needed;
+  std::map<std::string, bool> gpu_agent;
+  for (const AgentWork& work : plan.agents)
+    gpu_agent[work.agent.agent_id()] = work.agent.gpu_index() >= 0;
+  for (const AgentWork& work : plan.agents) {
+    for (const v1::CollectiveGroupSpec& group : work.groups.groups()) {
+      bool on_gpu = false;
+      for (const v1::GroupMember& m : group.members()) on_gpu |= gpu_agent[m.agent_id()];
+      if (!on_gpu || !needed.insert(group.name()).second) continue;
+      const std::string& head = group.members(0).agent_id();
+      groups_by_head[head].push_back(group.name());
+    }
+  }
+  if (needed.empty()) return absl::OkStatus();
+  std::map<std::string, std::string> ids;
+  absl::Mutex mu;
+  absl::Status status = ForEachAgent(plan, [&](const AgentWork& work) -> absl::Status {
+    auto it = groups_by_head.find(work.agent.agent_id());
+    if (it == groups_by_head.end()) return absl::OkStatus();
+    v1::NewGroupIdsRequest request;
+    request.set_count(static_cast<int>(it->second.size()));
+    absl::StatusOr<v1::NewGroupIdsResponse> response =
+        agents_->Get(work.agent.address())->NewGroupIds(request, deadline);
+    if (!response.ok()) return response.status();
+    if (response->ids_size() != request.count()) {
+      return absl::InternalError(absl::StrCat("agent ", work.agent.address(), " returned ",
+                                              response->ids_size(), " group ids for ",
+                                              request.count()));
+    }
+    absl::MutexLock lock(&mu);
+    for (int i = 0; i < request.count(); ++i) ids[it->second[i]] = response->ids(i);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  for (AgentWork& work : plan.agents) {
+    for (v1::CollectiveGroupSpec& group : *work.groups.mutable_groups()) {
+      auto it = ids.find(group.name());
+      if (it != ids.end()) group.set_nccl_unique_id(it->second);
+    }
   }
   return absl::OkStatus();
 }

@@ -2,6 +2,9 @@
 // -----------------------------------------------------------------------------
 // Runs a TransferPlan on the agents, one named phase per method, each calling
 // every agent involved in parallel with a deadline:
+//   AssignGroupIds: once per plan, GPU groups get an NCCL unique id from the
+//             agent of their first member (kept with the plan, so agents reuse
+//             their communicators across syncs);
 //   Prepare:  SetupGroups (create or confirm the collective groups);
 //   Transfer: RunTasks; the first failure aborts the sync on every agent, so
 //             none waits for its deadline. With `empty_tasks` every task runs
@@ -37,6 +40,7 @@ class SyncExecutor {
   explicit SyncExecutor(AgentClientPool* agents) : agents_(agents) {}
 
   // Errors name the agent and the phase.
+  absl::Status AssignGroupIds(TransferPlan& plan, absl::Time deadline);
   absl::Status Prepare(const TransferPlan& plan, absl::Time deadline);
   absl::StatusOr<SyncOutcome> Transfer(const TransferPlan& plan, uint64_t sync_id, int64_t version,
                                        bool empty_tasks, absl::Time deadline);

@@ -79,6 +79,9 @@ v1::SyncPlan ToProto(const planner::SyncPlan& plan) {
   return out;
 }
 
+// Group ids come from agents while a plan is prepared.
+constexpr absl::Duration kGroupIdTimeout = absl::Seconds(10);
+
 }  // namespace
 
 struct SyncManager::PreparedSync {

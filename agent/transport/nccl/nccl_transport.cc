@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "agent/transport/nccl/nccl_status.h"
@@ -20,14 +21,14 @@ NcclTransport::InFlight::~InFlight() {
   transport_->in_flight_.erase(entry_);
 }
 
-absl::StatusOr<std::unique_ptr<NcclTransport>> NcclTransport::Create(int device) {
+absl::StatusOr<std::unique_ptr<NcclTransport>> NcclTransport::Create(int device, Inbox* inbox) {
   absl::Status status = CudaToStatus(cudaSetDevice(device), absl::StrCat("CUDA device ", device));
   if (!status.ok()) return status;
   cudaStream_t stream = nullptr;
   status =
       CudaToStatus(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
   if (!status.ok()) return status;
-  return std::unique_ptr<NcclTransport>(new NcclTransport(device, stream));
+  return std::unique_ptr<NcclTransport>(new NcclTransport(device, stream, inbox));
 }
 
 NcclTransport::~NcclTransport() {
@@ -40,17 +41,11 @@ NcclTransport::~NcclTransport() {
 }
 
 absl::Status NcclTransport::SetupGroup(const GroupView& view) {
-  if (view.nccl_unique_id.size() != sizeof(ncclUniqueId)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("group ", view.name, " carries a ", view.nccl_unique_id.size(),
-                     "-byte NCCL unique id; NCCL needs ", sizeof(ncclUniqueId)));
-  }
   auto group = std::make_shared<Group>();
+  group->unique_id = view.nccl_unique_id;
   int my_rank = -1;
-  int mine = 0;
   for (const GroupMemberAddress& member : view.members) {
     group->members.push_back(member.sync_rank);
-    if (member.address == self_address_) ++mine;
     if (std::find(group->agents.begin(), group->agents.end(), member.address) ==
         group->agents.end()) {
       if (member.address == self_address_) my_rank = static_cast<int>(group->agents.size());
@@ -61,31 +56,41 @@ absl::Status NcclTransport::SetupGroup(const GroupView& view) {
     return absl::InvalidArgumentError(
         absl::StrCat("group ", view.name, " has no member on this agent (", self_address_, ")"));
   }
-  if (mine > 1) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("group ", view.name, " has ", mine,
-                     " members on this device; NCCL cannot send within "
-                     "one GPU, so same-device pairs must be planned as device copies"));
-  }
   {
     absl::MutexLock lock(&mu_);
     auto it = groups_.find(view.name);
     if (it != groups_.end() && it->second->members == group->members &&
-        it->second->communicator->state() == NcclCommunicator::State::kReady) {
+        it->second->unique_id == group->unique_id &&
+        (it->second->communicator == nullptr ||
+         it->second->communicator->state() == NcclCommunicator::State::kReady)) {
       return absl::OkStatus();
     }
   }
-  ncclUniqueId id;
-  std::memcpy(&id, view.nccl_unique_id.data(), sizeof(id));
-  absl::StatusOr<std::unique_ptr<NcclCommunicator>> communicator = NcclCommunicator::Start(
-      view.name, device_, static_cast<int>(group->agents.size()), my_rank, id);
-  if (!communicator.ok()) return communicator.status();
-  absl::Status ready = (*communicator)->WaitReady(absl::Now() + kInitTimeout);
-  if (!ready.ok()) return ready;
-  group->communicator = *std::move(communicator);
+  if (group->agents.size() > 1) {
+    if (view.nccl_unique_id.size() != sizeof(ncclUniqueId)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "group ", view.name, " spans ", group->agents.size(), " devices but carries a ",
+          view.nccl_unique_id.size(), "-byte NCCL unique id; NCCL needs ", sizeof(ncclUniqueId)));
+    }
+    ncclUniqueId id;
+    std::memcpy(&id, view.nccl_unique_id.data(), sizeof(id));
+    absl::StatusOr<std::unique_ptr<NcclCommunicator>> communicator = NcclCommunicator::Start(
+        view.name, device_, static_cast<int>(group->agents.size()), my_rank, id);
+    if (!communicator.ok()) return communicator.status();
+    absl::Status ready = (*communicator)->WaitReady(absl::Now() + kInitTimeout);
+    if (!ready.ok()) return ready;
+    group->communicator = *std::move(communicator);
+  }
   absl::MutexLock lock(&mu_);
   groups_[view.name] = std::move(group);
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> NcclTransport::NewGroupId() {
+  ncclUniqueId id;
+  absl::Status status = NcclToStatus(ncclGetUniqueId(&id), "ncclGetUniqueId");
+  if (!status.ok()) return status;
+  return std::string(reinterpret_cast<const char*>(&id), sizeof(id));
 }
 
 void NcclTransport::DestroyGroup(const std::string& name) {
@@ -114,6 +119,30 @@ absl::StatusOr<int> NcclTransport::CommRank(const Group& group, const GroupView&
   return static_cast<int>(it - group.agents.begin());
 }
 
+absl::StatusOr<std::vector<int>> NcclTransport::RemotePeers(const Group& group,
+                                                            const GroupView& view,
+                                                            absl::Span<const int> receivers,
+                                                            const std::string& root_address) {
+  std::vector<int> peers;
+  for (int receiver : receivers) {
+    const GroupMemberAddress* member = view.Member(receiver);
+    if (member == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("rank ", receiver, " is not a member of group ", view.name));
+    }
+    if (member->address == root_address) continue;
+    absl::StatusOr<int> peer = CommRank(group, view, receiver);
+    if (!peer.ok()) return peer.status();
+    if (std::find(peers.begin(), peers.end(), *peer) != peers.end()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("group ", view.name, " has two receivers on the device of rank ", receiver,
+                       "; one NCCL rank cannot receive twice in one transfer"));
+    }
+    peers.push_back(*peer);
+  }
+  return peers;
+}
+
 absl::Status NcclTransport::Run(Group& group, absl::Time deadline,
                                 const std::function<ncclResult_t()>& enqueue) {
   absl::MutexLock group_lock(&group.mu);
@@ -129,56 +158,83 @@ absl::Status NcclTransport::Run(Group& group, absl::Time deadline,
   return communicator.WaitStream(stream_, deadline);
 }
 
-absl::Status NcclTransport::BroadcastSend(const GroupView& view, uint64_t sync_id, uint64_t,
+absl::Status NcclTransport::BroadcastSend(const GroupView& view, uint64_t sync_id, uint64_t task_id,
                                           absl::Span<const int> receivers,
                                           absl::Span<const ConstBuffer> data, absl::Time deadline) {
   absl::StatusOr<std::shared_ptr<Group>> group = Find(view);
   if (!group.ok()) return group.status();
-  InFlight in_flight(this, sync_id, *group);
-  const int root =
-      static_cast<int>(std::find((*group)->agents.begin(), (*group)->agents.end(), self_address_) -
-                       (*group)->agents.begin());
-  std::vector<int> peers;
+  // Receivers on this device: device copies, at the same time as the NCCL part.
+  std::vector<absl::Status> local_results;
+  local_results.reserve(receivers.size());  // Threads hold pointers into it.
+  std::vector<std::thread> local;
   for (int receiver : receivers) {
-    absl::StatusOr<int> peer = CommRank(**group, view, receiver);
-    if (!peer.ok()) return peer.status();
-    if (*peer == root) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "rank ", receiver, " is on this device: same-device pairs are device copies"));
+    const GroupMemberAddress* member = view.Member(receiver);
+    if (member != nullptr && member->address == self_address_) {
+      local_results.emplace_back();
+      local.emplace_back(
+          [this, &data, deadline, sync_id, task_id, receiver, result = &local_results.back()] {
+            *result = inbox_->Deliver(TransferKey{sync_id, task_id, receiver}, data, deadline);
+          });
     }
-    peers.push_back(*peer);
   }
-  ncclComm_t comm = (*group)->communicator->comm();
-  const bool everyone = peers.size() + 1 == (*group)->agents.size();
-  return Run(**group, deadline, [&]() -> ncclResult_t {
-    for (const ConstBuffer& buffer : data) {
-      if (everyone) {
-        const ncclResult_t r = ncclBroadcast(buffer.data, const_cast<void*>(buffer.data),
-                                             buffer.size, ncclUint8, root, comm, stream_);
-        if (r != ncclSuccess && r != ncclInProgress) return r;
-        continue;
+  absl::Status status = absl::OkStatus();
+  absl::StatusOr<std::vector<int>> peers = RemotePeers(**group, view, receivers, self_address_);
+  if (!peers.ok()) {
+    status = peers.status();
+  } else if (!peers->empty()) {
+    InFlight in_flight(this, sync_id, *group);
+    const int root = static_cast<int>(
+        std::find((*group)->agents.begin(), (*group)->agents.end(), self_address_) -
+        (*group)->agents.begin());
+    ncclComm_t comm = (*group)->communicator->comm();
+    const bool everyone = peers->size() + 1 == (*group)->agents.size();
+    status = Run(**group, deadline, [&]() -> ncclResult_t {
+      for (const ConstBuffer& buffer : data) {
+        if (everyone) {
+          const ncclResult_t r = ncclBroadcast(buffer.data, const_cast<void*>(buffer.data),
+                                               buffer.size, ncclUint8, root, comm, stream_);
+          if (r != ncclSuccess && r != ncclInProgress) return r;
+          continue;
+        }
+        for (int peer : *peers) {
+          const ncclResult_t r = ncclSend(buffer.data, buffer.size, ncclUint8, peer, comm, stream_);
+          if (r != ncclSuccess && r != ncclInProgress) return r;
+        }
       }
-      for (int peer : peers) {
-        const ncclResult_t r = ncclSend(buffer.data, buffer.size, ncclUint8, peer, comm, stream_);
-        if (r != ncclSuccess && r != ncclInProgress) return r;
-      }
-    }
-    return ncclSuccess;
-  });
+      return ncclSuccess;
+    });
+  }
+  for (std::thread& thread : local) thread.join();
+  if (!status.ok()) return status;
+  for (const absl::Status& result : local_results) {
+    if (!result.ok()) return result;
+  }
+  return absl::OkStatus();
 }
 
 absl::Status NcclTransport::BroadcastRecv(const GroupView& view, const TransferKey& key,
                                           int root_sync_rank, absl::Span<const int> receivers,
                                           absl::Span<const MutableBuffer> data,
                                           absl::Time deadline) {
+  const GroupMemberAddress* root_member = view.Member(root_sync_rank);
+  if (root_member == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("root rank ", root_sync_rank, " is not a member of group ", view.name));
+  }
+  if (root_member->address == self_address_) {
+    return inbox_->Receive(key, std::vector<MutableBuffer>(data.begin(), data.end()), deadline);
+  }
   absl::StatusOr<std::shared_ptr<Group>> group = Find(view);
   if (!group.ok()) return group.status();
   absl::StatusOr<int> root = CommRank(**group, view, root_sync_rank);
   if (!root.ok()) return root.status();
+  // The same rule as the root's: a transfer to every other device is a broadcast.
+  absl::StatusOr<std::vector<int>> peers =
+      RemotePeers(**group, view, receivers, root_member->address);
+  if (!peers.ok()) return peers.status();
+  const bool broadcast = peers->size() + 1 == (*group)->agents.size();
   InFlight in_flight(this, key.sync_id, *group);
   ncclComm_t comm = (*group)->communicator->comm();
-  // The same rule as the root's: a transfer to every other member is a broadcast.
-  const bool broadcast = receivers.size() + 1 == (*group)->agents.size();
   return Run(**group, deadline, [&]() -> ncclResult_t {
     for (const MutableBuffer& buffer : data) {
       const ncclResult_t r =
@@ -191,7 +247,8 @@ absl::Status NcclTransport::BroadcastRecv(const GroupView& view, const TransferK
   });
 }
 
-void NcclTransport::Abort(uint64_t sync_id, const absl::Status&) {
+void NcclTransport::Abort(uint64_t sync_id, const absl::Status& reason) {
+  inbox_->Abort(sync_id, reason);
   absl::MutexLock lock(&mu_);
   for (auto& [id, group] : in_flight_) {
     if (sync_id != 0 && id != sync_id) continue;

@@ -6,9 +6,10 @@
 // ncclSend/ncclRecv, all on this agent's own CUDA stream and bounded by their
 // deadlines (a timeout aborts the communicator; the next SetupGroup recreates it).
 //
-// A group has one communicator rank per agent (device). Pairs of endpoints on the
-// same device never go through NCCL (it cannot send to itself): they are
-// refused here with FAILED_PRECONDITION and move by device copy instead.
+// A group has one communicator rank per agent (device). Endpoints on the same
+// device never talk through NCCL (it cannot send to itself): a receiver on the
+// root's own device gets its bytes by device copy through the agent's Inbox,
+// and a group whose members all live here needs no communicator at all.
 // Buffers passed to this transport are device pointers on `device`.
 #ifndef PARAMSYNC_AGENT_TRANSPORT_NCCL_NCCL_TRANSPORT_H_
 #define PARAMSYNC_AGENT_TRANSPORT_NCCL_NCCL_TRANSPORT_H_
@@ -23,6 +24,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "agent/transport/inbox.h"
 #include "agent/transport/nccl/nccl_communicator.h"
 #include "agent/transport/transport.h"
 
@@ -33,14 +35,15 @@ class NcclTransport final : public Transport {
   // How long communicator creation may take (all ranks must join).
   static constexpr absl::Duration kInitTimeout = absl::Seconds(60);
 
-  // FAILED_PRECONDITION when `device` is not a usable CUDA device.
-  static absl::StatusOr<std::unique_ptr<NcclTransport>> Create(int device);
+  // FAILED_PRECONDITION when `device` is not a usable CUDA device. `inbox`
+  // (whose MemoryOps copy on `device`) must outlive the transport.
+  static absl::StatusOr<std::unique_ptr<NcclTransport>> Create(int device, Inbox* inbox);
   ~NcclTransport() override;
 
-  // See HostTransport::set_self_address.
-  void set_self_address(std::string address) { self_address_ = std::move(address); }
+  void set_self_address(std::string address) override { self_address_ = std::move(address); }
 
   absl::string_view name() const override { return "nccl"; }
+  absl::StatusOr<std::string> NewGroupId() override;
   absl::Status SetupGroup(const GroupView& group) override;
   void DestroyGroup(const std::string& name) override;
   absl::Status BroadcastSend(const GroupView& group, uint64_t sync_id, uint64_t task_id,
@@ -56,8 +59,9 @@ class NcclTransport final : public Transport {
   struct Group {
     std::vector<std::string> agents;  // Communicator rank -> agent address.
     std::vector<int> members;         // Sync ranks, to tell a changed membership.
-    std::unique_ptr<NcclCommunicator> communicator;
-    absl::Mutex mu;  // One operation at a time per communicator.
+    std::string unique_id;
+    std::unique_ptr<NcclCommunicator> communicator;  // Null when every member is local.
+    absl::Mutex mu;                                  // One operation at a time per communicator.
   };
 
   // Marks `group` as used by `sync_id` while alive, so that Abort(sync_id) can
@@ -72,7 +76,12 @@ class NcclTransport final : public Transport {
     std::multimap<uint64_t, std::shared_ptr<Group>>::iterator entry_;
   };
 
-  NcclTransport(int device, cudaStream_t stream) : device_(device), stream_(stream) {}
+  NcclTransport(int device, cudaStream_t stream, Inbox* inbox)
+      : device_(device), stream_(stream), inbox_(inbox) {}
+  // Communicator ranks of the agents of `receivers` other than this one.
+  static absl::StatusOr<std::vector<int>> RemotePeers(const Group& group, const GroupView& view,
+                                                      absl::Span<const int> receivers,
+                                                      const std::string& root_address);
   absl::StatusOr<std::shared_ptr<Group>> Find(const GroupView& group);
   // The communicator rank of `sync_rank`'s agent.
   static absl::StatusOr<int> CommRank(const Group& group, const GroupView& view, int sync_rank);
@@ -81,6 +90,7 @@ class NcclTransport final : public Transport {
 
   const int device_;
   const cudaStream_t stream_;
+  Inbox* const inbox_;
   std::string self_address_;  // Set once, before the agent registers.
 
   absl::Mutex mu_;

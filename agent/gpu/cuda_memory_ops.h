@@ -1,0 +1,46 @@
+// File: agent/gpu/cuda_memory_ops.h
+// -----------------------------------------------------------------------------
+// MemoryOps for one GPU: staging buffers from cudaMalloc, copies and TP slices
+// as (2-D) cudaMemcpyAsync on the agent's stream. A dim-k slice of a row-major
+// tensor is `outer` rows of one contiguous run each, which is exactly a pitched
+// 2-D copy: no kernel is needed.
+#ifndef PARAMSYNC_AGENT_GPU_CUDA_MEMORY_OPS_H_
+#define PARAMSYNC_AGENT_GPU_CUDA_MEMORY_OPS_H_
+
+#include <cuda_runtime_api.h>
+
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "agent/memory/memory_ops.h"
+
+namespace paramsync::agent {
+
+class CudaMemoryOps final : public MemoryOps {
+ public:
+  // FAILED_PRECONDITION when `device` is not a usable GPU.
+  static absl::StatusOr<std::unique_ptr<CudaMemoryOps>> Create(int device);
+  ~CudaMemoryOps() override;
+
+  absl::string_view name() const override { return name_; }
+  absl::StatusOr<std::unique_ptr<StagingBuffer>> Allocate(size_t bytes) override;
+  absl::Status Copy(void* dst, const void* src, size_t bytes) override;
+  absl::Status CopySlice(const SliceSpec& spec, const void* whole, void* slice,
+                         size_t slice_bytes) override;
+
+ private:
+  CudaMemoryOps(int device, cudaStream_t stream)
+      : device_(device), stream_(stream), name_(absl::StrCat("cuda:", device)) {}
+  // Waits for the stream; copies on one GPU finish in bounded time unless the
+  // device itself failed, which the error then says.
+  absl::Status Finish(const char* what);
+
+  const int device_;
+  const cudaStream_t stream_;
+  const std::string name_;
+  absl::Mutex mu_;  // One copy at a time on the stream.
+};
+
+}  // namespace paramsync::agent
+
+#endif  // PARAMSYNC_AGENT_GPU_CUDA_MEMORY_OPS_H_

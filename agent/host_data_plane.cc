@@ -1,0 +1,15 @@
+#include "agent/data_plane.h"
+#include "agent/transport/host_transport.h"
+#include "common/grpc_channels.h"
+
+namespace paramsync::agent {
+
+DataPlane MakeHostDataPlane() {
+  DataPlane plane;
+  plane.memory = std::make_unique<HostMemoryOps>();
+  plane.inbox = std::make_unique<Inbox>(plane.memory.get());
+  plane.transport = std::make_unique<HostTransport>(plane.inbox.get(), &MakeAgentChannel);
+  return plane;
+}
+
+}  // namespace paramsync::agent
