@@ -78,6 +78,7 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfi
                                                  : agent->data_.device_id);
   self.set_address(agent->address_);
   self.set_gpu_index(agent->data_.gpu_index);
+  self.set_device_kind(agent->data_.gpu_index >= 0 ? v1::DEVICE_KIND_GPU : v1::DEVICE_KIND_HOST);
   agent->link_ = std::make_unique<CoordinatorLink>(MakeAgentChannel(config.coordinator_address),
                                                    self, agent->tensors_.get(), config.rpc_timeout);
   agent->local_service_->set_link(agent->link_.get());

@@ -101,6 +101,12 @@ absl::Status LocalCluster::RestartCoordinator(bool crash) {
 
 absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(int num_agents,
                                                                   const std::string& work_dir) {
+  return Start(std::vector<std::string>(num_agents, "cpu"), work_dir);
+}
+
+absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
+    const std::vector<std::string>& devices, const std::string& work_dir) {
+  const int num_agents = static_cast<int>(devices.size());
   const char* bin_dir = getenv("PARAMSYNC_BIN_DIR");
   std::unique_ptr<LocalCluster> cluster(
       new LocalCluster(work_dir, bin_dir != nullptr ? bin_dir : ""));
@@ -109,13 +115,14 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(int num_agents
   cluster->coordinator_address_ = *address;
   for (int i = 0; i < num_agents; ++i) {
     std::unique_ptr<ChildProcess> agent;
-    address = cluster->StartDaemon(
-        {cluster->Binary("agent/paramsync-agent"), "--listen=127.0.0.1:0", "--device=cpu",
-         absl::StrCat("--coordinator=", cluster->coordinator_address_)},
-        absl::StrCat("agent", i), &agent);
+    address = cluster->StartDaemon({cluster->Binary("agent/paramsync-agent"),
+                                    "--listen=127.0.0.1:0", absl::StrCat("--device=", devices[i]),
+                                    absl::StrCat("--coordinator=", cluster->coordinator_address_)},
+                                   absl::StrCat("agent", i), &agent);
     if (!address.ok()) return address.status();
     cluster->agents_.push_back(std::move(agent));
     cluster->agent_addresses_.push_back(*address);
+    cluster->agent_devices_.push_back(devices[i]);
   }
   absl::Status registered = cluster->WaitForAgents(num_agents);
   if (!registered.ok()) return registered;
@@ -149,7 +156,8 @@ absl::StatusOr<std::vector<ChildProcess*>> LocalCluster::Deploy(const ModelDeplo
         absl::StrCat("--tp_rank=", rank % model.tp),
         absl::StrCat("--preset=", model.preset),
         absl::StrCat("--seed=", model.seed),
-        absl::StrCat("--mismatch=", model.mismatch)};
+        absl::StrCat("--mismatch=", model.mismatch),
+        absl::StrCat("--device=", agent_devices_.at(model.agents[rank]))};
     if (model.trainer) {
       argv.push_back(absl::StrCat("--dp_size=", model.dp));
       argv.push_back(absl::StrCat("--dp_rank=", rank / model.tp));

@@ -32,10 +32,14 @@ struct ModelDeployment {
 
 class LocalCluster {
  public:
-  // Starts a coordinator and `num_agents` agents, logs under `work_dir`, and
-  // waits until every agent registered.
+  // Starts a coordinator and `num_agents` CPU agents, logs under `work_dir`,
+  // and waits until every agent registered.
   static absl::StatusOr<std::unique_ptr<LocalCluster>> Start(int num_agents,
                                                              const std::string& work_dir);
+  // Same, one agent per entry of `devices` ("cpu", "cuda:N"); framework
+  // processes put their tensors on their agent's device.
+  static absl::StatusOr<std::unique_ptr<LocalCluster>> Start(
+      const std::vector<std::string>& devices, const std::string& work_dir);
   ~LocalCluster();
 
   const std::string& coordinator_address() const { return coordinator_address_; }
@@ -75,6 +79,7 @@ class LocalCluster {
   const std::string bin_dir_;
   std::string coordinator_address_;
   std::vector<std::string> agent_addresses_;
+  std::vector<std::string> agent_devices_;
   // Destroyed in reverse: framework processes, then agents, then the coordinator.
   std::unique_ptr<ChildProcess> coordinator_;
   std::vector<std::unique_ptr<ChildProcess>> agents_;

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "client/host_endpoint.h"
+#include "client/endpoint.h"
 #include "paramsync/v1/types.pb.h"
 
 namespace paramsync::bench {

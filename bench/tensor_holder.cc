@@ -8,7 +8,6 @@
 //   quit
 // Startup prints "ready" once registered, or "error <CODE> <message>" and exits 1.
 #include <csignal>
-#include <cstring>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -16,11 +15,15 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "bench/model_layout.h"
 #include "client/host_endpoint.h"
+#ifdef PARAMSYNC_WITH_CUDA
+#include "client/device_endpoint.h"
+#endif
 
 ABSL_FLAG(std::string, agent, "", "agent host:port");
 ABSL_FLAG(std::string, model, "", "model name");
@@ -34,6 +37,7 @@ ABSL_FLAG(int, dp_size, 1, "trainer data parallel size");
 ABSL_FLAG(int, dp_rank, 0, "trainer data parallel rank");
 ABSL_FLAG(std::string, preset, "small", "parameter set: tiny, small, transformer-100m");
 ABSL_FLAG(uint64_t, seed, 1, "seed of the deterministic weights");
+ABSL_FLAG(std::string, device, "cpu", "where the tensors live: cpu (shared memory) or cuda:N");
 ABSL_FLAG(std::string, mismatch, "",
           "register a broken parameter set: 'dtype' or 'shape' of the first tensor differs");
 
@@ -56,7 +60,7 @@ void EndLoopOnSigterm() {
 
 class Holder {
  public:
-  Holder(std::vector<ParameterLayout> parameters, std::unique_ptr<client::HostEndpoint> endpoint,
+  Holder(std::vector<ParameterLayout> parameters, std::unique_ptr<client::Endpoint> endpoint,
          int tp_size, int tp_rank, uint64_t seed)
       : parameters_(std::move(parameters)),
         endpoint_(std::move(endpoint)),
@@ -66,8 +70,10 @@ class Holder {
 
   std::string Fill(int64_t version) {
     for (const ParameterLayout& p : parameters_) {
-      absl::Status status = FillShard(p, seed_, version, tp_size_, tp_rank_,
-                                      endpoint_->Data(p.name), endpoint_->Bytes(p.name));
+      std::vector<char> bytes(endpoint_->Bytes(p.name));
+      absl::Status status =
+          FillShard(p, seed_, version, tp_size_, tp_rank_, bytes.data(), bytes.size());
+      if (status.ok()) status = endpoint_->Write(p.name, bytes.data(), bytes.size());
       if (!status.ok()) return absl::StrCat("error ", status.message());
     }
     return "ok";
@@ -77,11 +83,11 @@ class Holder {
     uint64_t bytes = 0;
     for (const ParameterLayout& p : parameters_) {
       const uint64_t n = endpoint_->Bytes(p.name);
-      std::vector<char> expected(n);
+      std::vector<char> expected(n), actual(n);
       absl::Status status = FillShard(p, seed_, version, tp_size_, tp_rank_, expected.data(), n);
+      if (status.ok()) status = endpoint_->Read(p.name, actual.data(), n);
       if (!status.ok()) return absl::StrCat("error ", status.message());
-      const char* actual = static_cast<const char*>(endpoint_->Data(p.name));
-      if (std::memcmp(actual, expected.data(), n) != 0) {
+      if (actual != expected) {
         uint64_t first = 0, differing = 0;
         for (uint64_t i = 0; i < n; ++i) {
           if (actual[i] != expected[i]) {
@@ -104,11 +110,28 @@ class Holder {
 
  private:
   const std::vector<ParameterLayout> parameters_;
-  const std::unique_ptr<client::HostEndpoint> endpoint_;
+  const std::unique_ptr<client::Endpoint> endpoint_;
   const int tp_size_;
   const int tp_rank_;
   const uint64_t seed_;
 };
+
+// The memory the tensors live in: host shared memory, or a GPU ("cuda:N").
+absl::StatusOr<std::unique_ptr<client::Endpoint>> Register(
+    const std::string& agent, const std::string& device, const v1::EndpointSpec& spec,
+    const std::vector<client::TensorDecl>& decls) {
+  if (device == "cpu") return client::HostEndpoint::Register(agent, spec, decls);
+  int ordinal = -1;
+  if (absl::StartsWith(device, "cuda:") && absl::SimpleAtoi(device.substr(5), &ordinal)) {
+#ifdef PARAMSYNC_WITH_CUDA
+    return client::DeviceEndpoint::Register(agent, spec, decls, ordinal);
+#else
+    return absl::FailedPreconditionError("this tensor_holder was built without CUDA");
+#endif
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("--device is '", device, "'; accepted: cpu, cuda:N"));
+}
 
 int Run() {
   absl::StatusOr<ModelShape> shape = ModelPreset(absl::GetFlag(FLAGS_preset));
@@ -141,8 +164,8 @@ int Run() {
   parallel->set_dp_size(absl::GetFlag(FLAGS_dp_size));
   parallel->set_dp_rank(absl::GetFlag(FLAGS_dp_rank));
 
-  absl::StatusOr<std::unique_ptr<client::HostEndpoint>> endpoint =
-      client::HostEndpoint::Register(absl::GetFlag(FLAGS_agent), spec, decls);
+  absl::StatusOr<std::unique_ptr<client::Endpoint>> endpoint =
+      Register(absl::GetFlag(FLAGS_agent), absl::GetFlag(FLAGS_device), spec, decls);
   if (!endpoint.ok()) {
     std::cout << "error " << CodeName(endpoint.status().code()) << " "
               << endpoint.status().message() << std::endl;

@@ -1,9 +1,9 @@
 // File: client/host_endpoint.h
 // -----------------------------------------------------------------------------
-// The framework-process side of registration: a trainer or inference rank lays
-// out its host tensors in one shared-memory region, registers them with its
-// local agent, and then reads and writes them in place; the agent reads (trainer)
-// or writes (inference) the same bytes during a sync.
+// A framework endpoint whose tensors live in host memory: laid out in one
+// shared-memory region, registered with the local agent, then read and written
+// in place; the agent reads (trainer) or writes (inference) the same bytes
+// during a sync.
 //
 // Example:
 //   ASSIGN_OR_RETURN(std::unique_ptr<HostEndpoint> endpoint,
@@ -14,28 +14,18 @@
 #ifndef PARAMSYNC_CLIENT_HOST_ENDPOINT_H_
 #define PARAMSYNC_CLIENT_HOST_ENDPOINT_H_
 
-#include <cstdint>
-#include <map>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "client/endpoint.h"
 #include "common/shared_memory.h"
-#include "paramsync/v1/agent.pb.h"
 
 namespace paramsync::client {
 
-struct TensorDecl {
-  std::string name;
-  v1::DType dtype = v1::DTYPE_FLOAT32;
-  std::vector<int64_t> shape;       // The local shard.
-  std::optional<int> tp_split_dim;  // Absent: every TP rank holds it whole.
-};
-
-class HostEndpoint {
+class HostEndpoint final : public Endpoint {
  public:
   // Lays out `tensors` (64-byte aligned, zero-filled) in a new shared-memory
   // region and registers them as `endpoint` with the agent at `agent_address`.
@@ -45,30 +35,23 @@ class HostEndpoint {
       const std::string& agent_address, const v1::EndpointSpec& endpoint,
       const std::vector<TensorDecl>& tensors, absl::Duration timeout = absl::Seconds(30));
 
-  // Same, from a complete request whose tensors carry only their specs (the
-  // shared-memory fields are filled here): the C ABI's entry point.
+  // Same, from a request whose tensors carry only their specs: the C ABI's entry.
   static absl::StatusOr<std::unique_ptr<HostEndpoint>> Register(
-      const std::string& agent_address, v1::LocalRegisterEndpointRequest request,
+      const std::string& agent_address, const v1::LocalRegisterEndpointRequest& request,
       absl::Duration timeout);
 
-  // The tensor's bytes, or nullptr for an unknown name.
+  // The tensor's bytes, in place, or nullptr for an unknown name.
   void* Data(const std::string& name) const;
-  uint64_t Bytes(const std::string& name) const;
-  std::vector<std::string> Names() const;
 
-  // The weights version this endpoint holds, as its agent knows it.
-  absl::StatusOr<int64_t> Version(absl::Duration timeout = absl::Seconds(10)) const;
-
-  const v1::EndpointSpec& spec() const { return request_.endpoint(); }
+  absl::Status Write(const std::string& name, const void* src, uint64_t bytes) override;
+  absl::Status Read(const std::string& name, void* dst, uint64_t bytes) const override;
 
  private:
   HostEndpoint(std::string agent_address, v1::LocalRegisterEndpointRequest request,
-               SharedMemoryRegion region);
+               SharedMemoryRegion region)
+      : Endpoint(std::move(agent_address), std::move(request)), region_(std::move(region)) {}
 
-  const std::string agent_address_;
-  const v1::LocalRegisterEndpointRequest request_;
   SharedMemoryRegion region_;
-  std::map<std::string, const v1::LocalTensor*> by_name_;
 };
 
 }  // namespace paramsync::client

@@ -47,7 +47,7 @@ absl::Status SyncExecutor::AssignGroupIds(TransferPlan& plan, absl::Time deadlin
   std::set<std::string> needed;
   std::map<std::string, bool> gpu_agent;
   for (const AgentWork& work : plan.agents)
-    gpu_agent[work.agent.agent_id()] = work.agent.gpu_index() >= 0;
+    gpu_agent[work.agent.agent_id()] = work.agent.device_kind() == v1::DEVICE_KIND_GPU;
   for (const AgentWork& work : plan.agents) {
     for (const v1::CollectiveGroupSpec& group : work.groups.groups()) {
       bool on_gpu = false;

@@ -114,6 +114,7 @@ absl::StatusOr<std::shared_ptr<const SyncManager::PreparedSync>> SyncManager::Pr
   // write one twice or ask NCCL for a group it cannot form.
   RETURN_IF_ERROR(planner::VerifySyncPlan(prepared->participants.topology, prepared->plan));
   ASSIGN_OR_RETURN(prepared->transfer, BuildTransferPlan(prepared->plan, prepared->participants));
+  RETURN_IF_ERROR(executor_->AssignGroupIds(prepared->transfer, absl::Now() + kGroupIdTimeout));
   ++plans_built_;
   absl::MutexLock lock(&group.cache_mu);
   group.cached = prepared;

@@ -1,0 +1,68 @@
+#include "client/endpoint.h"
+
+#include "absl/strings/str_cat.h"
+#include "client/agent_local.h"
+#include "common/dtype.h"
+
+namespace paramsync::client {
+
+absl::StatusOr<v1::LocalRegisterEndpointRequest> LayOut(const v1::EndpointSpec& endpoint,
+                                                        const std::vector<TensorDecl>& tensors,
+                                                        uint64_t alignment, uint64_t* size) {
+  v1::LocalRegisterEndpointRequest request;
+  *request.mutable_endpoint() = endpoint;
+  uint64_t offset = 0;
+  for (const TensorDecl& decl : tensors) {
+    v1::LocalTensor* tensor = request.add_tensors();
+    v1::ParameterSpec* spec = tensor->mutable_spec();
+    spec->set_name(decl.name);
+    spec->set_dtype(decl.dtype);
+    for (int64_t d : decl.shape) spec->add_shape(d);
+    if (decl.tp_split_dim.has_value()) spec->set_tp_split_dim(*decl.tp_split_dim);
+    absl::StatusOr<uint64_t> bytes = TensorBytes(decl.dtype, decl.shape);
+    if (!bytes.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tensor '", decl.name, "': ", bytes.status().message()));
+    }
+    offset = (offset + alignment - 1) / alignment * alignment;
+    tensor->set_offset(offset);
+    tensor->set_nbytes(*bytes);
+    offset += *bytes;
+  }
+  *size = offset;
+  return request;
+}
+
+Endpoint::Endpoint(std::string agent_address, v1::LocalRegisterEndpointRequest request)
+    : agent_address_(std::move(agent_address)), request_(std::move(request)) {}
+
+std::vector<std::string> Endpoint::Names() const {
+  std::vector<std::string> names;
+  for (const v1::LocalTensor& tensor : request_.tensors()) names.push_back(tensor.spec().name());
+  return names;
+}
+
+uint64_t Endpoint::Bytes(const std::string& name) const {
+  for (const v1::LocalTensor& tensor : request_.tensors()) {
+    if (tensor.spec().name() == name) return tensor.nbytes();
+  }
+  return 0;
+}
+
+absl::StatusOr<uint64_t> Endpoint::Locate(const std::string& name, uint64_t bytes) const {
+  for (const v1::LocalTensor& tensor : request_.tensors()) {
+    if (tensor.spec().name() != name) continue;
+    if (tensor.nbytes() != bytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tensor '", name, "' has ", tensor.nbytes(), " bytes, not ", bytes));
+    }
+    return tensor.offset();
+  }
+  return absl::NotFoundError(absl::StrCat("this endpoint has no tensor '", name, "'"));
+}
+
+absl::StatusOr<int64_t> Endpoint::Version(absl::Duration timeout) const {
+  return QueryVersion(agent_address_, spec().model(), spec().rank(), timeout);
+}
+
+}  // namespace paramsync::client

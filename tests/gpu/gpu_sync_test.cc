@@ -1,0 +1,115 @@
+// End-to-end syncs on GPUs: a coordinator, one agent per GPU (--device=cuda:N)
+// and framework processes holding their tensors in GPU memory shared by CUDA
+// IPC; NCCL between GPUs, device copies within one. Every received byte is
+// checked by the inference processes. Hidden ("[.]"): run with "[gpu]" on a
+// machine with 2 or more GPUs (see tests/gpu/README.md).
+#include <cuda_runtime_api.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "bench/local_cluster.h"
+#include "client/coordinator_client.h"
+
+namespace paramsync::bench {
+namespace {
+
+int DeviceCount() {
+  int count = 0;
+  return cudaGetDeviceCount(&count) == cudaSuccess ? count : 0;
+}
+
+struct GpuDeployment {
+  std::unique_ptr<LocalCluster> cluster;
+  std::vector<ChildProcess*> trainer;
+  std::vector<ChildProcess*> inference;
+};
+
+GpuDeployment Deploy(int gpus, const ModelDeployment& trainer, const ModelDeployment& inference,
+                     const std::string& name) {
+  REQUIRE(DeviceCount() >= gpus);
+  std::vector<std::string> devices;
+  for (int i = 0; i < gpus; ++i) devices.push_back(absl::StrCat("cuda:", i));
+  GpuDeployment d;
+  auto cluster = LocalCluster::Start(devices, MakeWorkDir(name));
+  INFO(cluster.status().ToString());
+  REQUIRE(cluster.ok());
+  d.cluster = *std::move(cluster);
+  auto t = d.cluster->Deploy(trainer);
+  INFO(t.status().ToString());
+  REQUIRE(t.ok());
+  auto i = d.cluster->Deploy(inference);
+  INFO(i.status().ToString());
+  REQUIRE(i.ok());
+  d.trainer = *t;
+  d.inference = *i;
+  v1::SyncGroupSpec spec;
+  spec.set_name(name);
+  spec.set_src_model(trainer.model);
+  spec.set_dst_model(inference.model);
+  REQUIRE(client::CoordinatorClient(d.cluster->coordinator_address()).CreateSyncGroup(spec).ok());
+  return d;
+}
+
+void SyncTwiceAndVerify(GpuDeployment& d, const std::string& group) {
+  client::CoordinatorClient coordinator(d.cluster->coordinator_address());
+  for (int64_t version : {1, 2}) {
+    REQUIRE(LocalCluster::CommandAll(d.trainer, absl::StrCat("fill ", version)).ok());
+    absl::StatusOr<v1::SyncResponse> report = coordinator.Sync(group);
+    INFO(report.status().ToString());
+    REQUIRE(report.ok());
+    CHECK(report->version() == version);
+    absl::StatusOr<std::vector<std::string>> verified =
+        LocalCluster::CommandAll(d.inference, absl::StrCat("verify ", version));
+    INFO(verified.status().ToString());
+    CHECK(verified.ok());
+    WARN(group << " version " << version << ": " << report->bytes() << " bytes in "
+               << report->duration_ms() << " ms");
+  }
+}
+
+TEST_CASE("An agent for a GPU that is not there refuses to start and says why", "[gpu_agent]") {
+  const std::string missing = absl::StrCat("cuda:", DeviceCount() + 7);
+  auto cluster = LocalCluster::Start({missing}, MakeWorkDir("no-gpu"));
+  REQUIRE_FALSE(cluster.ok());
+  CHECK(cluster.status().code() == absl::StatusCode::kUnavailable);
+  const std::string log_path(cluster.status().message().substr(
+      cluster.status().message().rfind("see ") + 4));
+  std::ifstream log(log_path);
+  std::stringstream text;
+  text << log.rdbuf();
+  INFO(text.str());
+  CHECK(text.str().find("CUDA device " + missing.substr(5)) != std::string::npos);
+}
+
+TEST_CASE("GPU: TP1 trainer -> 2 TP1 replicas, one on its own GPU (device copy + NCCL)",
+          "[.][gpu]") {
+  GpuDeployment d = Deploy(2, {"trainer", true, 1, 1, 1, {0}, "transformer-100m"},
+                           {"vllm", false, 1, 1, 2, {0, 1}, "transformer-100m"}, "tp1_x2");
+  SyncTwiceAndVerify(d, "tp1_x2");
+}
+
+TEST_CASE("GPU: TP1 trainer -> TP2 inference on 2 GPUs (two-stage, colocated)", "[.][gpu]") {
+  GpuDeployment d = Deploy(2, {"trainer", true, 1, 1, 1, {0}, "transformer-100m"},
+                           {"vllm", false, 2, 1, 1, {0, 1}, "transformer-100m"}, "tp1_tp2");
+  SyncTwiceAndVerify(d, "tp1_tp2");
+}
+
+TEST_CASE("GPU: TP2 trainer -> TP2 inference, disaggregated on 4 GPUs", "[.][gpu4]") {
+  GpuDeployment d = Deploy(4, {"trainer", true, 2, 1, 1, {0, 1}, "transformer-100m"},
+                           {"vllm", false, 2, 1, 1, {2, 3}, "transformer-100m"}, "tp2_tp2");
+  SyncTwiceAndVerify(d, "tp2_tp2");
+}
+
+TEST_CASE("GPU: TP2 trainer -> TP4 inference, colocated on 4 GPUs", "[.][gpu4]") {
+  GpuDeployment d = Deploy(4, {"trainer", true, 2, 1, 1, {0, 1}, "transformer-100m"},
+                           {"vllm", false, 4, 1, 1, {0, 1, 2, 3}, "transformer-100m"}, "tp2_tp4");
+  SyncTwiceAndVerify(d, "tp2_tp4");
+}
+
+}  // namespace
+}  // namespace paramsync::bench
