@@ -29,8 +29,16 @@ absl::StatusOr<ModelShape> ModelPreset(const std::string& name) {
   if (name == "tiny") return ModelShape{1, 8, 16, 32, v1::DTYPE_FLOAT32};
   if (name == "small") return ModelShape{2, 128, 256, 1024, v1::DTYPE_BFLOAT16};
   if (name == "transformer-100m") return ModelShape{4, 768, 2048, 16000, v1::DTYPE_BFLOAT16};
+  if (name == "qwen2.5-7b") {
+    // Q (28 heads) + K and V (4 KV heads each), head dim 128.
+    return ModelShape{28, 3584, 18944, 152064, v1::DTYPE_BFLOAT16, (28 + 2 * 4) * 128, true};
+  }
+  if (name == "moe-small-tensors") {
+    return ModelShape{24, 1024, 0, 32000, v1::DTYPE_BFLOAT16, 0, false, 64, 192};
+  }
   return absl::InvalidArgumentError(absl::StrCat(
-      "model preset '", name, "' is unknown; accepted: tiny, small, transformer-100m"));
+      "model preset '", name,
+      "' is unknown; accepted: tiny, small, transformer-100m, qwen2.5-7b, moe-small-tensors"));
 }
 
 std::vector<ParameterLayout> TransformerParameters(const ModelShape& s) {
@@ -39,12 +47,22 @@ std::vector<ParameterLayout> TransformerParameters(const ModelShape& s) {
   for (int l = 0; l < s.layers; ++l) {
     const std::string prefix = absl::StrCat("decoder.layers.", l, ".");
     out.push_back({prefix + "input_layernorm.weight", s.dtype, {s.hidden}, std::nullopt});
-    out.push_back(
-        {prefix + "self_attention.linear_qkv.weight", s.dtype, {3 * s.hidden, s.hidden}, 0});
+    const int64_t qkv_rows = s.qkv_rows > 0 ? s.qkv_rows : 3 * s.hidden;
+    out.push_back({prefix + "self_attention.linear_qkv.weight", s.dtype, {qkv_rows, s.hidden}, 0});
+    if (s.qkv_bias) {
+      out.push_back({prefix + "self_attention.linear_qkv.bias", s.dtype, {qkv_rows}, 0});
+    }
     out.push_back({prefix + "self_attention.linear_proj.weight", s.dtype, {s.hidden, s.hidden}, 1});
     out.push_back({prefix + "post_attention_layernorm.weight", s.dtype, {s.hidden}, std::nullopt});
-    out.push_back({prefix + "mlp.linear_fc1.weight", s.dtype, {2 * s.ffn, s.hidden}, 0});
-    out.push_back({prefix + "mlp.linear_fc2.weight", s.dtype, {s.hidden, s.ffn}, 1});
+    if (s.experts == 0) {
+      out.push_back({prefix + "mlp.linear_fc1.weight", s.dtype, {2 * s.ffn, s.hidden}, 0});
+      out.push_back({prefix + "mlp.linear_fc2.weight", s.dtype, {s.hidden, s.ffn}, 1});
+    }
+    for (int e = 0; e < s.experts; ++e) {
+      const std::string expert = absl::StrCat(prefix, "mlp.experts.local_experts.", e, ".");
+      out.push_back({expert + "linear_fc1.weight", s.dtype, {2 * s.expert_ffn, s.hidden}, 0});
+      out.push_back({expert + "linear_fc2.weight", s.dtype, {s.hidden, s.expert_ffn}, 1});
+    }
   }
   out.push_back({"decoder.final_layernorm.weight", s.dtype, {s.hidden}, std::nullopt});
   out.push_back({"output_layer.weight", s.dtype, {s.vocab, s.hidden}, 0});

@@ -23,10 +23,17 @@ struct ModelShape {
   int64_t ffn = 128;
   int64_t vocab = 256;
   v1::DType dtype = v1::DTYPE_BFLOAT16;
+  int64_t qkv_rows = 0;    // Rows of the fused QKV weight; 0: 3 x hidden (no GQA).
+  bool qkv_bias = false;   // Qwen2 has QKV biases.
+  int experts = 0;         // MoE: experts per layer (each with its own fc1 and fc2) ...
+  int64_t expert_ffn = 0;  // ... of this intermediate size; the dense MLP is then absent.
 };
 
-// Presets: "tiny" (a few KB, for bad-input tests), "small" (~2 MB), and
-// "transformer-100m" (~106 MB: hidden 768, ffn 2048, 4 layers, vocab 16000, bf16).
+// Presets: "tiny" (a few KB, for bad-input tests), "small" (~2 MB),
+// "transformer-100m" (~106 MB: hidden 768, ffn 2048, 4 layers, vocab 16000),
+// "qwen2.5-7b" (Qwen2.5-7B's shapes: hidden 3584, ffn 18944, 28 layers, 28 heads
+// with 4 KV heads of 128, vocab 152064; ~15.2 GB) and "moe-small-tensors"
+// (3,000+ tensors under 1 MB: 24 layers of 64 experts), all bf16 but "tiny".
 absl::StatusOr<ModelShape> ModelPreset(const std::string& name);
 
 // One parameter of the full (unsharded) model.

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "client/agent_local.h"
 #include "client/coordinator_client.h"
 #include "client/host_endpoint.h"
 
@@ -97,6 +98,33 @@ int paramsync_endpoint_version(paramsync_endpoint* endpoint, int64_t timeout_ms,
 }
 
 void paramsync_endpoint_free(paramsync_endpoint* endpoint) { delete endpoint; }
+
+int paramsync_register_shared(const char* agent_address, const char* request_json,
+                              int64_t timeout_ms) {
+  if (absl::Status s = CheckAddress(agent_address); !s.ok()) return Fail(s);
+  paramsync::v1::LocalRegisterEndpointRequest request;
+  if (absl::Status s = ParseJson(request_json, "request_json", &request); !s.ok()) return Fail(s);
+  absl::Status status =
+      paramsync::client::RegisterWithAgent(agent_address, request, Timeout(timeout_ms));
+  return status.ok() ? Ok() : Fail(status);
+}
+
+int paramsync_query_version(const char* agent_address, const char* model, int rank,
+                            int64_t timeout_ms, int64_t* version) {
+  if (absl::Status s = CheckAddress(agent_address); !s.ok()) return Fail(s);
+  if (model == nullptr || *model == '\0') {
+    return Fail(absl::InvalidArgumentError("model must be a non-empty string"));
+  }
+  if (rank < 0) {
+    return Fail(absl::InvalidArgumentError(absl::StrCat("rank must be >= 0, got ", rank)));
+  }
+  if (version == nullptr) return Fail(absl::InvalidArgumentError("version is NULL"));
+  absl::StatusOr<int64_t> held =
+      paramsync::client::QueryVersion(agent_address, model, rank, Timeout(timeout_ms));
+  if (!held.ok()) return Fail(held.status());
+  *version = *held;
+  return Ok();
+}
 
 int paramsync_create_group(const char* coordinator_address, const char* group_json,
                            int64_t timeout_ms) {

@@ -33,6 +33,18 @@ int paramsync_endpoint_version(paramsync_endpoint* endpoint, int64_t timeout_ms,
 /* Unmaps and unlinks the region; the agent keeps its own mapping. */
 void paramsync_endpoint_free(paramsync_endpoint* endpoint);
 
+/* Registers an endpoint whose tensors the caller has already placed: each
+ * paramsync.v1.LocalTensor in `request_json` carries its memory (GPU:
+ * `cuda_ipc_handle`, base64 in JSON, with `offset` and `nbytes` inside that
+ * allocation; host: `shm_name`, `offset`, `nbytes`). Nothing is allocated; the
+ * caller keeps the memory alive while the agent may use it. The Python
+ * package's register_torch_endpoint uses this for PyTorch CUDA tensors. */
+int paramsync_register_shared(const char* agent_address, const char* request_json,
+                              int64_t timeout_ms);
+/* The weights version the agent at `agent_address` says (model, rank) holds. */
+int paramsync_query_version(const char* agent_address, const char* model, int rank,
+                            int64_t timeout_ms, int64_t* version);
+
 /* `group_json`: a paramsync.v1.SyncGroupSpec. */
 int paramsync_create_group(const char* coordinator_address, const char* group_json,
                            int64_t timeout_ms);

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install_deps.sh
 targets=(//agent:paramsync-agent //coordinator:paramsync-coordinator //bench:tensor_holder
-         //tests/agent:nccl_transport_test //tests/gpu:gpu_sync_test "$@")
+         //tests/agent:nccl_transport_test //tests/gpu:gpu_sync_test //bench:gpu_sync_bench "$@")
 bazel build --noshow_progress --ui_event_filters=-info,-debug --config=ship "${targets[@]}"
 rm -rf out/ship
 for t in "${targets[@]}"; do

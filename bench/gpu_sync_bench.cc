@@ -1,0 +1,214 @@
+// gpu_sync_bench: a full Sync through coordinator and agents against the
+// practical ceiling, on one host's GPUs (issue: Sync <= 1.10 x a flat NCCL
+// broadcast of the same bytes between the same GPU pairs).
+//
+//   gpu_sync_bench --preset=qwen2.5-7b --scenario=tp2_tp2 --syncs=5
+//
+// Scenarios (4 GPUs): tp2_tp2 (trainer TP2 on GPUs 0,1 -> inference TP2 on 2,3)
+// and tp2_tp4 (trainer TP2 on 0,1 -> inference TP4 on 0-3, colocated, two
+// stages). In the same run it measures, between GPU pairs (0->2, 1->3) at once,
+// one ncclBroadcast of a flat buffer as large as one trainer shard: the
+// baseline every ratio is printed against. Bytes are checked after the first
+// sync. --dump_shapes prints the per-rank shard shapes as JSON (for the
+// per-tensor torch.distributed baseline, bench/torch_broadcast_baseline.py).
+#include <cuda_runtime_api.h>
+#include <nccl.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "bench/local_cluster.h"
+#include "bench/model_layout.h"
+#include "client/coordinator_client.h"
+#include "common/dtype.h"
+
+ABSL_FLAG(std::string, preset, "qwen2.5-7b", "parameter set (bench/model_layout.h)");
+ABSL_FLAG(std::string, scenario, "tp2_tp2", "tp2_tp2 (disaggregated) or tp2_tp4 (colocated)");
+ABSL_FLAG(int, syncs, 5, "timed syncs after the first (checked) one");
+ABSL_FLAG(bool, dump_shapes, false, "print the TP2 shard shapes as JSON and exit");
+
+namespace paramsync::bench {
+namespace {
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+absl::Status Check(bool ok, const std::string& what) {
+  return ok ? absl::OkStatus() : absl::InternalError(what);
+}
+
+uint64_t ShardBytes(const std::vector<ParameterLayout>& parameters, int tp) {
+  uint64_t bytes = 0;
+  for (const ParameterLayout& p : parameters) {
+    uint64_t n = DTypeSize(p.dtype);
+    for (int64_t d : ShardShape(p, tp)) n *= d;
+    bytes += n;
+  }
+  return bytes;
+}
+
+// One ncclBroadcast of `bytes` from GPU src[i] to GPU dst[i], all pairs at once,
+// each pair its own 2-rank communicator; median milliseconds of `runs`.
+absl::StatusOr<double> FlatBroadcastMs(const std::vector<std::pair<int, int>>& pairs,
+                                       uint64_t bytes, int runs) {
+  std::vector<ncclComm_t> comms(2 * pairs.size());
+  std::vector<void*> buffers(2 * pairs.size());
+  std::vector<cudaStream_t> streams(2 * pairs.size());
+  for (size_t p = 0; p < pairs.size(); ++p) {
+    int devices[2] = {pairs[p].first, pairs[p].second};
+    if (ncclCommInitAll(&comms[2 * p], 2, devices) != ncclSuccess) {
+      return absl::InternalError("ncclCommInitAll failed");
+    }
+    for (int r = 0; r < 2; ++r) {
+      cudaSetDevice(devices[r]);
+      if (cudaMalloc(&buffers[2 * p + r], bytes) != cudaSuccess) {
+        return absl::ResourceExhaustedError("cudaMalloc of the flat buffer failed");
+      }
+      cudaStreamCreate(&streams[2 * p + r]);
+    }
+  }
+  std::vector<double> times;
+  for (int run = 0; run < runs + 1; ++run) {
+    for (size_t i = 0; i < comms.size(); ++i) cudaStreamSynchronize(streams[i]);
+    const absl::Time start = absl::Now();
+    ncclGroupStart();
+    for (size_t i = 0; i < comms.size(); ++i) {
+      ncclBroadcast(buffers[i], buffers[i], bytes, ncclUint8, 0, comms[i], streams[i]);
+    }
+    ncclGroupEnd();
+    for (size_t i = 0; i < comms.size(); ++i) cudaStreamSynchronize(streams[i]);
+    if (run > 0) times.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
+  }
+  for (size_t i = 0; i < comms.size(); ++i) {
+    ncclCommDestroy(comms[i]);
+    cudaFree(buffers[i]);
+    cudaStreamDestroy(streams[i]);
+  }
+  return Median(times);
+}
+
+// GPU memory each process uses, as nvidia-smi reports it, by pid.
+std::string GpuMemoryOf(const std::vector<pid_t>& pids) {
+  FILE* out = popen("nvidia-smi --query-compute-apps=pid,used_memory --format=csv,noheader", "r");
+  if (out == nullptr) return "n/a";
+  std::vector<std::string> found;
+  char line[256];
+  while (fgets(line, sizeof(line), out) != nullptr) {
+    int pid = 0, mib = 0;
+    if (sscanf(line, "%d, %d", &pid, &mib) == 2 &&
+        std::find(pids.begin(), pids.end(), pid) != pids.end()) {
+      found.push_back(absl::StrCat(mib, " MiB"));
+    }
+  }
+  pclose(out);
+  return absl::StrJoin(found, ", ");
+}
+
+absl::Status Run() {
+  const std::string preset = absl::GetFlag(FLAGS_preset);
+  absl::StatusOr<ModelShape> shape = ModelPreset(preset);
+  if (!shape.ok()) return shape.status();
+  const std::vector<ParameterLayout> parameters = TransformerParameters(*shape);
+  if (absl::GetFlag(FLAGS_dump_shapes)) {
+    std::vector<std::string> items;
+    for (const ParameterLayout& p : parameters) {
+      items.push_back(
+          absl::StrCat("[\"", p.name, "\", [", absl::StrJoin(ShardShape(p, 2), ", "), "]]"));
+    }
+    std::cout << "[" << absl::StrJoin(items, ",\n ") << "]\n";
+    return absl::OkStatus();
+  }
+  const std::string scenario = absl::GetFlag(FLAGS_scenario);
+  const bool colocated = scenario == "tp2_tp4";
+  if (!colocated && scenario != "tp2_tp2") {
+    return absl::InvalidArgumentError("--scenario accepts tp2_tp2 or tp2_tp4");
+  }
+  const uint64_t shard_bytes = ShardBytes(parameters, 2);
+  std::cout << absl::StrFormat("preset %s: %zu tensors, %.2f GB per TP2 shard; scenario %s\n",
+                               preset, parameters.size(), shard_bytes / 1e9, scenario)
+            << std::flush;
+
+  absl::StatusOr<std::unique_ptr<LocalCluster>> cluster =
+      LocalCluster::Start({"cuda:0", "cuda:1", "cuda:2", "cuda:3"}, MakeWorkDir("gpu-bench"));
+  if (!cluster.ok()) return cluster.status();
+  ModelDeployment trainer{"trainer", true, 2, 1, 1, {0, 1}, preset};
+  ModelDeployment inference = colocated
+                                  ? ModelDeployment{"vllm", false, 4, 1, 1, {0, 1, 2, 3}, preset}
+                                  : ModelDeployment{"vllm", false, 2, 1, 1, {2, 3}, preset};
+  absl::StatusOr<std::vector<ChildProcess*>> trainer_ranks = (*cluster)->Deploy(trainer);
+  if (!trainer_ranks.ok()) return trainer_ranks.status();
+  absl::StatusOr<std::vector<ChildProcess*>> inference_ranks = (*cluster)->Deploy(inference);
+  if (!inference_ranks.ok()) return inference_ranks.status();
+  client::CoordinatorClient coordinator((*cluster)->coordinator_address());
+  v1::SyncGroupSpec spec;
+  spec.set_name("bench");
+  spec.set_src_model("trainer");
+  spec.set_dst_model("vllm");
+  absl::Status created = coordinator.CreateSyncGroup(spec);
+  if (!created.ok()) return created;
+  absl::StatusOr<std::vector<std::string>> filled =
+      LocalCluster::CommandAll(*trainer_ranks, "fill 1");
+  if (!filled.ok()) return filled.status();
+
+  // First sync: creates the communicators; then every byte is checked.
+  absl::StatusOr<v1::SyncResponse> first = coordinator.Sync("bench");
+  if (!first.ok()) return first.status();
+  absl::StatusOr<std::vector<std::string>> verified =
+      LocalCluster::CommandAll(*inference_ranks, "verify 1");
+  if (!verified.ok()) return verified.status();
+  std::cout << absl::StrFormat(
+                   "first sync (creates communicators): %.1f ms; all %lld bytes "
+                   "verified\n",
+                   first->duration_ms(), static_cast<long long>(first->bytes()))
+            << std::flush;
+
+  std::vector<double> sync_ms, control_ms;
+  for (int i = 0; i < absl::GetFlag(FLAGS_syncs); ++i) {
+    absl::StatusOr<v1::SyncResponse> report = coordinator.Sync("bench");
+    if (!report.ok()) return report.status();
+    double data_ms = 0;
+    for (const v1::StageReport& stage : report->stages()) data_ms += stage.duration_ms();
+    sync_ms.push_back(report->duration_ms());
+    control_ms.push_back(report->duration_ms() - data_ms);
+  }
+  std::vector<pid_t> agent_pids;
+  for (int i = 0; i < 4; ++i) agent_pids.push_back((*cluster)->agent(i).pid());
+  const std::string agent_memory = GpuMemoryOf(agent_pids);
+
+  absl::StatusOr<double> flat_ms = FlatBroadcastMs({{0, 2}, {1, 3}}, shard_bytes, 5);
+  if (!flat_ms.ok()) return flat_ms.status();
+  const double sync = Median(sync_ms);
+  std::cout << absl::StrFormat(
+      "\n%-44s %10s %12s %8s\n"
+      "%-44s %10.2f %12.1f %8s\n"
+      "%-44s %10.2f %12.1f %8.3f\n"
+      "control plane (sync minus agents' stage time) %9.2f ms\n"
+      "agent processes' GPU memory (CUDA context + NCCL + staging): %s\n",
+      "measurement (median)", "ms", "GB/s/pair", "ratio", "flat ncclBroadcast, 1 shard, 2 pairs",
+      *flat_ms, shard_bytes / *flat_ms / 1e6, "1.000",
+      absl::StrCat("paramsync Sync (", scenario, ")"), sync, shard_bytes / sync / 1e6,
+      sync / *flat_ms, Median(control_ms), agent_memory);
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace paramsync::bench
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  absl::Status status = paramsync::bench::Run();
+  if (!status.ok()) {
+    std::cerr << "gpu_sync_bench failed: " << status << "\n";
+    return 1;
+  }
+  return 0;
+}
