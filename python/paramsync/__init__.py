@@ -7,6 +7,12 @@ Framework processes register their tensors with the local agent::
                                      tensors={"w": np.zeros((1024, 512), np.float32)})
     ep.tensors["w"][...] = fresh_weights      # what the next sync sends
 
+A PyTorch rank registers its CUDA tensors in place with the agent of its GPU
+(CUDA IPC; nothing is copied)::
+
+    ep = paramsync.register_torch_endpoint("127.0.0.1:7001", "policy_trainer", "trainer", 0,
+                                           tensors=dict(model.named_parameters()))
+
 and an orchestration script drives syncs through the coordinator::
 
     c = paramsync.Coordinator("127.0.0.1:50051")
@@ -22,6 +28,7 @@ Errors from the library raise :class:`ParamsyncError` (``.code`` such as
 from ._lib import ParamsyncError, library_path, STATUS_CODES
 from .endpoint import DTYPES, Endpoint, register_endpoint
 from .orchestration import Coordinator, ErrorEvent, SyncReport
+from .torch_endpoint import TorchEndpoint, register_torch_endpoint
 
 __all__ = [
     "Coordinator",
@@ -31,6 +38,8 @@ __all__ = [
     "ParamsyncError",
     "STATUS_CODES",
     "SyncReport",
+    "TorchEndpoint",
     "library_path",
     "register_endpoint",
+    "register_torch_endpoint",
 ]

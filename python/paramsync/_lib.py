@@ -114,6 +114,9 @@ _SIGNATURES = {
     "paramsync_endpoint_version": (
         _c_int, [_c_void_p, _c_int64, ctypes.POINTER(_c_int64)]),
     "paramsync_endpoint_free": (None, [_c_void_p]),
+    "paramsync_register_shared": (_c_int, [_c_char_p, _c_char_p, _c_int64]),
+    "paramsync_query_version": (
+        _c_int, [_c_char_p, _c_char_p, _c_int, _c_int64, ctypes.POINTER(_c_int64)]),
     "paramsync_create_group": (_c_int, [_c_char_p, _c_char_p, _c_int64]),
     "paramsync_sync": (_c_int, [_c_char_p, _c_char_p, _c_int64, ctypes.POINTER(_c_void_p)]),
     "paramsync_get_plan": (_c_int, [_c_char_p, _c_char_p, _c_int64, ctypes.POINTER(_c_void_p)]),
@@ -142,6 +145,11 @@ def library():
                 lib = ctypes.CDLL(path)
             except OSError as e:
                 errors.append("%s: %s" % (path, e))
+                continue
+            missing = [name for name in _SIGNATURES if not hasattr(lib, name)]
+            if missing:
+                errors.append("%s: lacks %s (built from older sources? rebuild it)"
+                              % (path, ", ".join(missing)))
                 continue
             for name, (restype, argtypes) in _SIGNATURES.items():
                 function = getattr(lib, name)

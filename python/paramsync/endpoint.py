@@ -106,6 +106,34 @@ def _parse_tensors(tensors, tp_split_dims):
     return parsed
 
 
+def _endpoint_spec(model, role, rank, *, replica, local_rank, tp_size, pp_size, ep_size,
+                   dp_size, tp_rank, pp_rank, ep_rank, dp_rank):
+    """A paramsync.v1.EndpointSpec as a dict (proto JSON field names)."""
+    if role not in _ROLES:
+        raise ValueError("role must be 'trainer' or 'inference', got %r" % (role,))
+    return {
+        "model": model,
+        "role": _ROLES[role],
+        "rank": int(rank),
+        "replica": int(replica),
+        "local_rank": int(local_rank),
+        "parallel": {
+            "tp_size": int(tp_size), "pp_size": int(pp_size),
+            "ep_size": int(ep_size), "dp_size": int(dp_size),
+            "tp_rank": int(tp_rank), "pp_rank": int(pp_rank),
+            "ep_rank": int(ep_rank), "dp_rank": int(dp_rank),
+        },
+    }
+
+
+def _parameter_spec(name, dtype, shape, tp_split_dim):
+    """A paramsync.v1.ParameterSpec as a dict; `dtype` is a key of DTYPES."""
+    spec = {"name": name, "dtype": DTYPES[dtype][0], "shape": list(shape)}
+    if tp_split_dim is not None:
+        spec["tp_split_dim"] = tp_split_dim
+    return spec
+
+
 def register_endpoint(agent_address, model, role, rank, *, tensors, replica=0,
                       local_rank=0, tp_size=1, pp_size=1, ep_size=1, dp_size=1,
                       tp_rank=0, pp_rank=0, ep_rank=0, dp_rank=0, tp_split_dims=None,
@@ -145,30 +173,15 @@ def register_endpoint(agent_address, model, role, rank, *, tensors, replica=0,
         agent), ``DEADLINE_EXCEEDED`` / ``UNAVAILABLE`` (agent not reachable).
       OSError: libparamsync.so cannot be loaded.
     """
-    if role not in _ROLES:
-        raise ValueError("role must be 'trainer' or 'inference', got %r" % (role,))
+    endpoint_spec = _endpoint_spec(
+        model, role, rank, replica=replica, local_rank=local_rank, tp_size=tp_size,
+        pp_size=pp_size, ep_size=ep_size, dp_size=dp_size, tp_rank=tp_rank, pp_rank=pp_rank,
+        ep_rank=ep_rank, dp_rank=dp_rank)
     parsed = _parse_tensors(tensors, tp_split_dims)
-    tensor_specs = []
-    for t in parsed:
-        spec = {"name": t.name, "dtype": DTYPES[t.dtype][0], "shape": list(t.shape)}
-        if t.tp_split_dim is not None:
-            spec["tp_split_dim"] = t.tp_split_dim
-        tensor_specs.append({"spec": spec})
     request = {
-        "endpoint": {
-            "model": model,
-            "role": _ROLES[role],
-            "rank": int(rank),
-            "replica": int(replica),
-            "local_rank": int(local_rank),
-            "parallel": {
-                "tp_size": int(tp_size), "pp_size": int(pp_size),
-                "ep_size": int(ep_size), "dp_size": int(dp_size),
-                "tp_rank": int(tp_rank), "pp_rank": int(pp_rank),
-                "ep_rank": int(ep_rank), "dp_rank": int(dp_rank),
-            },
-        },
-        "tensors": tensor_specs,
+        "endpoint": endpoint_spec,
+        "tensors": [{"spec": _parameter_spec(t.name, t.dtype, t.shape, t.tp_split_dim)}
+                    for t in parsed],
     }
     lib = _lib.library()
     handle = ctypes.c_void_p()

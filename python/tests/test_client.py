@@ -15,29 +15,20 @@ import base64
 import json
 import os
 import queue
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import unittest
 
+import numpy as np
+
+import _cluster  # Puts the package's directory on sys.path.
+import paramsync
+
 _TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
-_REPO_ROOT = os.path.dirname(os.path.dirname(_TESTS_DIR))
-sys.path.insert(0, os.path.dirname(_TESTS_DIR))
-
-import numpy as np  # noqa: E402
-
-import paramsync  # noqa: E402
-
-_BIN_DIR = os.environ.get("PARAMSYNC_BIN_DIR", os.path.join(_REPO_ROOT, "bazel-bin"))
-_COORDINATOR = os.path.join(_BIN_DIR, "coordinator", "paramsync-coordinator")
-_AGENT = os.path.join(_BIN_DIR, "agent", "paramsync-agent")
 _WORKER = os.path.join(_TESTS_DIR, "_endpoint_worker.py")
 
-_START_TIMEOUT = 20.0
 _REPLY_TIMEOUT = 60.0
 
 
@@ -120,60 +111,8 @@ class Worker:
                 pass
 
 
-class Cluster:
-    """A coordinator and `num_agents` agents on 127.0.0.1, logging to `log_dir`."""
-
-    def __init__(self, log_dir):
-        self.log_dir = log_dir
-        self.processes = []  # (label, Popen)
-        self.workers = []
-        self.logs = []
-        self.agents = []
-        self.coordinator = None
-
-    def start(self, num_agents=3):
-        """Starts the daemons; stop() stops what was started, even after a failure."""
-        for binary in (_COORDINATOR, _AGENT):
-            if not os.access(binary, os.X_OK):
-                raise RuntimeError(
-                    "%s is missing: run `bazel build //coordinator:paramsync-coordinator "
-                    "//agent:paramsync-agent //client:libparamsync.so` first" % binary)
-        self.coordinator_address = self._start(
-            "coordinator", [_COORDINATOR, "--listen=127.0.0.1:0"])
-        self.agents = [
-            self._start("agent%d" % i, [_AGENT, "--coordinator=" + self.coordinator_address,
-                                        "--listen=127.0.0.1:0"])
-            for i in range(num_agents)]
-        self.coordinator = paramsync.Coordinator(self.coordinator_address)
-        deadline = time.monotonic() + _START_TIMEOUT
-        while True:
-            agents = self.coordinator.status()["agents"].get("agents", [])
-            if len(agents) == num_agents:
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError("%d of %d agents registered with the coordinator after %.0f s"
-                                   % (len(agents), num_agents, _START_TIMEOUT))
-            time.sleep(0.05)
-
-    def _start(self, label, argv):
-        address_file = os.path.join(self.log_dir, label + ".address")
-        log_path = os.path.join(self.log_dir, label + ".log")
-        self.logs.append(log_path)
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(argv + ["--address_file=" + address_file],
-                                       stdout=log, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL)
-        self.processes.append((label, process))
-        deadline = time.monotonic() + _START_TIMEOUT
-        while not os.path.exists(address_file):
-            if process.poll() is not None:
-                raise RuntimeError("%s exited with status %d before serving"
-                                   % (label, process.returncode))
-            if time.monotonic() > deadline:
-                raise RuntimeError("%s wrote no address file in %.0f s" % (label, _START_TIMEOUT))
-            time.sleep(0.02)
-        with open(address_file) as f:
-            return f.read().strip()
+class Cluster(_cluster.Cluster):
+    """The daemons, and framework ranks in worker processes (_endpoint_worker.py)."""
 
     def worker(self, agent_index, model, role, rank, tensors, **kwargs):
         label = "worker-%s-%d" % (model, rank)
@@ -181,75 +120,15 @@ class Cluster:
             label += "-%d" % len(self.workers)
         worker = Worker(self.log_dir, label, self.agents[agent_index], model, role, rank,
                         tensors, **kwargs)
-        self.workers.append(worker)
-        self.logs.append(os.path.join(self.log_dir, label + ".log"))
+        self.track(worker, os.path.join(self.log_dir, label + ".log"))
         if not worker.registration["ok"]:
             raise AssertionError("registering %s rank %d failed: %s %s" % (
                 model, rank, worker.registration["code"], worker.registration["message"]))
         return worker
 
-    def stop(self):
-        for worker in self.workers:
-            worker.stop()
-        for _, process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for _, process in self.processes:
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
-    def dump_logs(self, stream):
-        for path in self.logs:
-            try:
-                with open(path, "rb") as f:
-                    text = f.read().decode("utf-8", "replace")
-            except OSError:
-                continue
-            lines = text.splitlines()[-200:]
-            stream.write("----- %s (last %d lines) -----\n" % (os.path.basename(path), len(lines)))
-            stream.write("\n".join(lines) + "\n")
-
-
-class ClusterTestCase(unittest.TestCase):
-    """Starts a fresh cluster per test; prints its logs only if the test failed."""
-
-    def run(self, result=None):
-        if result is None:
-            result = self.defaultTestResult()
-        self._log_dir = tempfile.mkdtemp(prefix="paramsync-test-")
-        self.cluster = None
-        problems_before = len(result.failures) + len(result.errors)
-        try:
-            return super().run(result)
-        finally:
-            if len(result.failures) + len(result.errors) > problems_before:
-                sys.stderr.write("\n===== logs of %s (%s) =====\n" % (self.id(), self._log_dir))
-                if self.cluster is not None:
-                    self.cluster.dump_logs(sys.stderr)
-                else:
-                    for name in sorted(os.listdir(self._log_dir)):
-                        if name.endswith(".log"):
-                            with open(os.path.join(self._log_dir, name), "rb") as f:
-                                sys.stderr.write("----- %s -----\n%s\n" % (
-                                    name, f.read().decode("utf-8", "replace")))
-            shutil.rmtree(self._log_dir, ignore_errors=True)
-
-    def setUp(self):
-        self.cluster = Cluster(self._log_dir)
-        self.addCleanup(self.cluster.stop)  # Runs even if start() fails.
-        self.cluster.start()
-        self.coordinator = self.cluster.coordinator
-
-    def assertRaisesCode(self, code, function, *args, **kwargs):
-        with self.assertRaises(paramsync.ParamsyncError) as caught:
-            function(*args, **kwargs)
-        self.assertEqual(caught.exception.code, code, str(caught.exception))
-        values = {name: value for value, name in paramsync.STATUS_CODES.items()}
-        self.assertEqual(caught.exception.code_value, values[code])
-        return caught.exception
+class ClusterTestCase(_cluster.ClusterTestCase):
+    cluster_class = Cluster
 
 
 class TwoReplicaTest(ClusterTestCase):
@@ -465,6 +344,103 @@ class InProcessTest(ClusterTestCase):
         start = time.monotonic()
         self.assertEqual(list(self.coordinator.errors(0.3)), [])
         self.assertLess(time.monotonic() - start, 10)
+
+
+def _register_shared(agent, request, timeout_ms=20000):
+    """paramsync_register_shared; raises ParamsyncError."""
+    from paramsync import _lib
+    request_json = request if request is None or isinstance(request, bytes) else \
+        json.dumps(request).encode()
+    _lib.check(_lib.library().paramsync_register_shared(agent, request_json, timeout_ms))
+
+
+def _query_version(agent, model, rank, timeout_ms=10000):
+    """paramsync_query_version; raises ParamsyncError."""
+    import ctypes
+    from paramsync import _lib
+    version = ctypes.c_int64(-1)
+    _lib.check(_lib.library().paramsync_query_version(
+        agent, model, rank, timeout_ms, ctypes.byref(version)))
+    return version.value
+
+
+class SharedRegistrationTest(ClusterTestCase):
+    """paramsync_register_shared and paramsync_query_version of the C ABI.
+
+    Tensors placed by the caller: here in a POSIX shared-memory region this
+    process created (register_torch_endpoint places CUDA tensors the same way).
+    """
+
+    def test_caller_placed_host_tensors(self):
+        from multiprocessing import shared_memory
+        w = np.arange(12, dtype=np.float32).reshape(4, 3) / 7
+        norm = np.linspace(-1, 1, 5).astype(np.float32)
+        region = shared_memory.SharedMemory(create=True, size=4096)
+        self.addCleanup(region.unlink)
+        self.addCleanup(region.close)
+        # w at offset 128, norm at offset 1000 (any offset inside the region).
+        region.buf[128:128 + w.nbytes] = w.tobytes()
+        region.buf[1000:1000 + norm.nbytes] = norm.tobytes()
+        shm_name = "/" + region.name
+        request = {
+            "endpoint": {"model": "t", "role": "ROLE_TRAINER", "rank": 0,
+                         "parallel": {"tp_size": 1, "pp_size": 1, "ep_size": 1, "dp_size": 1}},
+            "tensors": [
+                {"spec": {"name": "w", "dtype": "DTYPE_FLOAT32", "shape": [4, 3]},
+                 "shmName": shm_name, "offset": "128", "nbytes": str(w.nbytes)},
+                {"spec": {"name": "norm", "dtype": "DTYPE_FLOAT32", "shape": [5]},
+                 "shm_name": shm_name, "offset": 1000, "nbytes": norm.nbytes},
+            ],
+        }
+        agent = self.cluster.agents[0].encode()
+        _register_shared(agent, request)
+        self.assertEqual(_query_version(agent, b"t", 0), 0)
+
+        with paramsync.register_endpoint(self.cluster.agents[1], "i", "inference", 0,
+                                         tensors={"w": ((4, 3), "float32"),
+                                                  "norm": ((5,), "float32")}) as inference:
+            self.coordinator.create_group("g", "t", "i")
+            self.assertEqual(self.coordinator.sync("g").version, 1)
+            np.testing.assert_array_equal(inference.tensors["w"], w)
+            np.testing.assert_array_equal(inference.tensors["norm"], norm)
+            self.assertEqual(_query_version(self.cluster.agents[1].encode(), b"i", 0), 1)
+
+            # The agent reads the caller's memory in place at every sync.
+            region.buf[1000:1000 + norm.nbytes] = (norm * 3).tobytes()
+            self.assertEqual(self.coordinator.sync("g").version, 2)
+            np.testing.assert_array_equal(inference.tensors["norm"], norm * 3)
+            self.assertEqual(_query_version(self.cluster.agents[1].encode(), b"i", 0), 2)
+
+    def test_errors(self):
+        agent = self.cluster.agents[0].encode()
+        good = {"endpoint": {"model": "t", "role": "ROLE_TRAINER", "rank": 0}, "tensors": []}
+        for address in (None, b""):
+            error = self.assertRaisesCode("INVALID_ARGUMENT", _register_shared, address, good)
+            self.assertIn("address", error.message)
+            self.assertRaisesCode("INVALID_ARGUMENT", _query_version, address, b"t", 0)
+        error = self.assertRaisesCode("INVALID_ARGUMENT", _register_shared, agent, None)
+        self.assertIn("request_json is NULL", error.message)
+        error = self.assertRaisesCode("INVALID_ARGUMENT", _register_shared, agent, b"{not json")
+        self.assertIn("LocalRegisterEndpointRequest", error.message)
+        for model in (None, b""):
+            error = self.assertRaisesCode("INVALID_ARGUMENT", _query_version, agent, model, 0)
+            self.assertIn("model", error.message)
+        error = self.assertRaisesCode("INVALID_ARGUMENT", _query_version, agent, b"t", -1)
+        self.assertIn("rank", error.message)
+        from paramsync import _lib
+        error = self.assertRaisesCode(
+            "INVALID_ARGUMENT", _lib.check,
+            _lib.library().paramsync_query_version(agent, b"t", 0, 1000, None))
+        self.assertIn("version is NULL", error.message)
+        self.assertRaisesCode("NOT_FOUND", _query_version, agent, b"nobody", 0)
+
+        # A CUDA IPC handle given to an agent that serves host memory.
+        gpu = {"endpoint": {"model": "t", "role": "ROLE_TRAINER", "rank": 0},
+               "tensors": [{"spec": {"name": "w", "dtype": "DTYPE_FLOAT32", "shape": [2]},
+                            "cudaIpcHandle": base64.b64encode(bytes(64)).decode(),
+                            "offset": 256, "nbytes": 8}]}
+        error = self.assertRaisesCode("FAILED_PRECONDITION", _register_shared, agent, gpu)
+        self.assertIn("'w' is GPU memory", error.message)
 
 
 class ArgumentTest(unittest.TestCase):

@@ -1,0 +1,332 @@
+"""PyTorch endpoints: a process's own CUDA tensors, shared with its GPU's agent.
+
+A trainer or inference rank that holds its weights in PyTorch CUDA tensors calls
+:func:`register_torch_endpoint` once with them. Nothing is copied or allocated:
+each tensor is described to the agent of its GPU (``paramsync-agent
+--device=cuda:N``) by the CUDA IPC handle of the ``cudaMalloc`` allocation that
+holds it and its byte offset inside that allocation; the agent maps the
+allocation and, during a sync, reads a trainer's tensors and writes an
+inference rank's tensors in place.
+
+How a tensor is located. PyTorch's caching allocator carves tensors' storages
+out of larger ``cudaMalloc`` segments, and CUDA IPC shares whole allocations.
+``UntypedStorage._share_cuda_()`` (what ``torch.multiprocessing`` uses to send
+CUDA tensors) returns the handle of the segment holding the storage and the
+storage's byte offset in it; the tensor starts ``storage_offset() *
+element_size()`` bytes further. PyTorch before 2.5 returns the 64-byte
+``cudaIpcMemHandle_t`` itself; later versions prefix it with a format version
+byte and a type byte (``'c'``: a cudaMalloc segment, followed by the handle;
+``'e'``: an expandable segment, which CUDA IPC handles cannot share).
+
+PyTorch is imported only when this module's functions are called: the package
+imports without it.
+"""
+
+import base64
+import ctypes
+import json
+
+from . import _lib
+from .endpoint import _endpoint_spec, _parameter_spec
+
+__all__ = ["TorchEndpoint", "register_torch_endpoint"]
+
+_CUDA_IPC_HANDLE_SIZE = 64  # sizeof(cudaIpcMemHandle_t)
+_SHAREABLE_CUDA_MALLOC = ord("c")
+_SHAREABLE_EXPANDABLE_SEGMENT = ord("e")
+
+_EXPANDABLE_SEGMENTS_HINT = (
+    "PyTorch allocated it in an expandable segment, which CUDA IPC handles cannot "
+    "share: unset PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True (or set "
+    "expandable_segments:False) in this process before it allocates the tensors")
+
+# torch dtype attribute name -> paramsync dtype name (a key of endpoint.DTYPES).
+_TORCH_DTYPES = {
+    "float32": "float32",
+    "float16": "float16",
+    "bfloat16": "bfloat16",
+    "float64": "float64",
+    "int8": "int8",
+    "uint8": "uint8",
+    "int32": "int32",
+    "int64": "int64",
+}
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError as e:
+        raise ImportError("paramsync.register_torch_endpoint needs PyTorch: %s" % e) from e
+    return torch
+
+
+def _dtype_name(torch, name, dtype):
+    for attribute, paramsync_name in _TORCH_DTYPES.items():
+        if getattr(torch, attribute, None) == dtype:
+            return paramsync_name
+    raise ValueError("tensor %r: dtype %s is not supported; accepted: %s"
+                     % (name, dtype, ", ".join("torch." + a for a in _TORCH_DTYPES)))
+
+
+def cuda_ipc_handle(shared_handle, name="?"):
+    """The 64-byte cudaIpcMemHandle_t inside a handle from ``_share_cuda_()``.
+
+    Accepts the raw handle (PyTorch before 2.5) and the versioned form
+    ``[version][type][payload]`` of 2.5 and later, whatever the version byte
+    (the ``'c'`` payload has not changed across versions). Raises ValueError
+    for an expandable segment or a form this function does not know.
+    """
+    shared_handle = bytes(shared_handle)
+    if len(shared_handle) == _CUDA_IPC_HANDLE_SIZE:
+        return shared_handle
+    if len(shared_handle) >= 2 and shared_handle[1] == _SHAREABLE_EXPANDABLE_SEGMENT:
+        raise ValueError("tensor %r: %s" % (name, _EXPANDABLE_SEGMENTS_HINT))
+    if (len(shared_handle) == 2 + _CUDA_IPC_HANDLE_SIZE
+            and shared_handle[1] == _SHAREABLE_CUDA_MALLOC):
+        return shared_handle[2:]
+    raise ValueError(
+        "tensor %r: PyTorch returned a CUDA IPC handle of %d bytes in a form this "
+        "paramsync version does not know (type byte %r)"
+        % (name, len(shared_handle), shared_handle[1:2]))
+
+
+class _Placed:
+    __slots__ = ("name", "tensor", "dtype", "shape", "tp_split_dim", "handle", "offset",
+                 "nbytes")
+
+
+def _place(torch, name, tensor, tp_split_dim, shared):
+    """Describes one CUDA tensor: its allocation's IPC handle, offset and size.
+
+    `shared` caches _share_cuda_() per storage (several tensors may view one).
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError("tensor names must be non-empty strings, got %r" % (name,))
+    if not isinstance(tensor, torch.Tensor):
+        raise TypeError("tensor %r: expected a torch.Tensor, got %s"
+                        % (name, type(tensor).__name__))
+    if tensor.device.type != "cuda":
+        raise ValueError(
+            "tensor %r is on %s, not on a CUDA device: register_torch_endpoint shares GPU "
+            "memory with the agent of its GPU; register host tensors with "
+            "paramsync.register_endpoint" % (name, tensor.device))
+    if tensor.layout != torch.strided:
+        raise ValueError("tensor %r: layout %s is not supported (dense tensors only)"
+                         % (name, tensor.layout))
+    dtype = _dtype_name(torch, name, tensor.dtype)
+    if not tensor.is_contiguous():
+        raise ValueError(
+            "tensor %r is not contiguous (shape %s, stride %s): the agent reads and writes "
+            "it as one block of bytes; register a contiguous tensor (e.g. keep "
+            "t.contiguous() and use that one)" % (name, tuple(tensor.shape), tensor.stride()))
+    if tensor.numel() == 0:
+        raise ValueError("tensor %r has no elements" % (name,))
+    shape = tuple(int(d) for d in tensor.shape)
+    if tp_split_dim is not None:
+        tp_split_dim = int(tp_split_dim)
+        if not 0 <= tp_split_dim < len(shape):
+            raise ValueError("tensor %r: tp_split_dim %d is outside its %d dimensions"
+                             % (name, tp_split_dim, len(shape)))
+
+    storage = tensor.untyped_storage()
+    key = (storage.device.index, storage.data_ptr())
+    info = shared.get(key)
+    if info is None:
+        try:
+            info = storage._share_cuda_()
+        except RuntimeError as e:
+            if "expandable_segments" in str(e):
+                raise ValueError("tensor %r: %s" % (name, _EXPANDABLE_SEGMENTS_HINT)) from e
+            raise ValueError(
+                "tensor %r: PyTorch cannot share its memory by CUDA IPC (%s); it must come "
+                "from PyTorch's default CUDA caching allocator (not expandable segments, "
+                "cudaMallocAsync or a custom memory pool) and not be a tensor received "
+                "from another process" % (name, e)) from e
+        shared[key] = info
+    # (device, handle, storage_size_bytes, storage_offset_bytes, ref_counter_handle,
+    #  ref_counter_offset, event_handle, event_sync_required); storage_offset_bytes
+    # is where the storage starts inside the shared allocation.
+    handle, storage_bytes, storage_offset_bytes = info[1], int(info[2]), int(info[3])
+    element_size = tensor.element_size()
+    placed = _Placed()
+    placed.name = name
+    placed.tensor = tensor
+    placed.dtype = dtype
+    placed.shape = shape
+    placed.tp_split_dim = tp_split_dim
+    placed.handle = cuda_ipc_handle(handle, name)
+    placed.offset = storage_offset_bytes + tensor.storage_offset() * element_size
+    placed.nbytes = tensor.numel() * element_size
+    if tensor.storage_offset() * element_size + placed.nbytes > storage_bytes:
+        raise ValueError("tensor %r: bytes [%d, %d) of its storage lie outside its %d bytes"
+                         % (name, tensor.storage_offset() * element_size,
+                            tensor.storage_offset() * element_size + placed.nbytes,
+                            storage_bytes))
+    return placed
+
+
+def register_torch_endpoint(agent_address, model, role, rank, *, tensors, replica=0,
+                            local_rank=0, tp_size=1, pp_size=1, ep_size=1, dp_size=1,
+                            tp_rank=0, pp_rank=0, ep_rank=0, dp_rank=0, tp_split_dims=None,
+                            timeout=30.0):
+    """Registers this process's CUDA tensors, in place, as endpoint (``model``, ``rank``).
+
+    Args:
+      agent_address: ``host:port`` of the agent serving the tensors' GPU
+        (``paramsync-agent --device=cuda:N``).
+      model, role, rank, replica, local_rank, tp_size, pp_size, ep_size, dp_size,
+        tp_rank, pp_rank, ep_rank, dp_rank, tp_split_dims, timeout: as for
+        :func:`paramsync.register_endpoint`.
+      tensors: dict name -> ``torch.Tensor``: this rank's local shards, all on one
+        CUDA device, contiguous, non-empty, of dtype float32, float16, bfloat16,
+        float64, int8, uint8, int32 or int64 (model parameters may be passed as
+        they are). Their memory must come from PyTorch's default caching
+        allocator without expandable segments. Order is kept.
+
+    Returns:
+      A :class:`TorchEndpoint` holding references to the tensors. A sync reads a
+      trainer's tensors and writes an inference rank's tensors in place: a
+      trainer must have finished writing new values (``endpoint.synchronize()``
+      or ``torch.cuda.synchronize()``) before the sync starts; an inference
+      rank sees the new values once the sync returned.
+
+    Raises:
+      ImportError: PyTorch is not installed.
+      ValueError / TypeError: bad arguments or tensors (a CPU tensor, a
+        non-contiguous one, tensors on two devices, an expandable segment...),
+        found before anything is sent; the message names the tensor.
+      ParamsyncError: from the agent or coordinator, e.g. ``FAILED_PRECONDITION``
+        (the agent serves another device or cannot open the handle),
+        ``ALREADY_EXISTS``, ``DEADLINE_EXCEEDED`` / ``UNAVAILABLE``.
+      OSError: libparamsync.so cannot be loaded.
+    """
+    endpoint_spec = _endpoint_spec(
+        model, role, rank, replica=replica, local_rank=local_rank, tp_size=tp_size,
+        pp_size=pp_size, ep_size=ep_size, dp_size=dp_size, tp_rank=tp_rank, pp_rank=pp_rank,
+        ep_rank=ep_rank, dp_rank=dp_rank)
+    if not isinstance(tensors, dict) or not tensors:
+        raise ValueError("tensors must be a non-empty dict: name -> torch.Tensor")
+    tp_split_dims = dict(tp_split_dims or {})
+    unknown = sorted(set(tp_split_dims) - set(tensors))
+    if unknown:
+        raise ValueError("tp_split_dims names tensors that are not in tensors: %s"
+                         % ", ".join(map(str, unknown)))
+    torch = _torch()
+
+    # Every check first, so that nothing is shared when an argument is wrong.
+    device = None
+    for name, tensor in tensors.items():
+        if isinstance(tensor, torch.Tensor) and tensor.device.type == "cuda":
+            if device is None:
+                device = tensor.device
+            elif tensor.device != device:
+                raise ValueError(
+                    "tensor %r is on %s but the endpoint's other tensors are on %s: one "
+                    "endpoint is one GPU rank (register each GPU's tensors with that GPU's "
+                    "agent)" % (name, tensor.device, device))
+    shared = {}
+    placed = [_place(torch, name, tensor, tp_split_dims.get(name), shared)
+              for name, tensor in tensors.items()]
+    # A trainer's values written before registering are complete before any sync.
+    torch.cuda.synchronize(device)
+
+    request = {
+        "endpoint": endpoint_spec,
+        "tensors": [{
+            "spec": _parameter_spec(p.name, p.dtype, p.shape, p.tp_split_dim),
+            "offset": str(p.offset),
+            "nbytes": str(p.nbytes),
+            "cuda_ipc_handle": base64.b64encode(p.handle).decode("ascii"),
+        } for p in placed],
+    }
+    _lib.check(_lib.library().paramsync_register_shared(
+        _lib.encode(agent_address), _lib.encode(json.dumps(request)),
+        _lib.timeout_ms(timeout)))
+    return TorchEndpoint(agent_address, endpoint_spec, device, placed)
+
+
+class TorchEndpoint:
+    """A registered endpoint whose tensors are the process's own CUDA tensors.
+
+    Attributes:
+      agent_address, model, rank, role ("trainer"/"inference"): what was registered.
+      spec: the registered paramsync.v1.EndpointSpec, as a dict.
+      device: the ``torch.device`` of the tensors.
+      names: tensor names, in registration order.
+      tensors: dict name -> the registered ``torch.Tensor`` (the caller's objects).
+
+    The endpoint holds references to the tensors until :meth:`close`, so their
+    memory stays allocated. The agent keeps the registration after close (as
+    for host endpoints): PyTorch does not reuse memory it shared by CUDA IPC
+    until every consumer released it, and the agent never does, so the memory
+    stays reserved until the process exits.
+    """
+
+    def __init__(self, agent_address, spec, device, placed):
+        self.agent_address = agent_address
+        self.spec = spec
+        self.model = spec["model"]
+        self.rank = spec["rank"]
+        self.role = "trainer" if spec["role"] == "ROLE_TRAINER" else "inference"
+        self.device = device
+        self.names = [p.name for p in placed]
+        self._tensors = {p.name: p.tensor for p in placed}
+        self._layout = {p.name: (p.offset, p.nbytes) for p in placed}
+
+    def _check_open(self):
+        if self._tensors is None:
+            raise ValueError("endpoint %s rank %d is closed" % (self.model, self.rank))
+
+    @property
+    def tensors(self):
+        """dict name -> the registered tensor. Raises ValueError once closed."""
+        self._check_open()
+        return dict(self._tensors)
+
+    def layout(self, name):
+        """(offset, nbytes) of tensor ``name`` inside its CUDA allocation, as registered."""
+        return self._layout[name]
+
+    def synchronize(self):
+        """Waits for all work queued on the endpoint's device (``torch.cuda.synchronize``).
+
+        A trainer calls it after writing new values and before the sync that
+        sends them.
+        """
+        self._check_open()
+        _torch().cuda.synchronize(self.device)
+
+    def version(self, timeout=10.0):
+        """The weights version this endpoint holds, as its agent knows it.
+
+        0 until the first sync that wrote it completed everywhere. Blocks for one
+        RPC to the agent. Raises ParamsyncError (e.g. UNAVAILABLE, NOT_FOUND) and
+        ValueError once closed.
+        """
+        self._check_open()
+        version = ctypes.c_int64()
+        _lib.check(_lib.library().paramsync_query_version(
+            _lib.encode(self.agent_address), _lib.encode(self.model), int(self.rank),
+            _lib.timeout_ms(timeout), ctypes.byref(version)))
+        return version.value
+
+    def close(self):
+        """Drops the references to the tensors. Idempotent; never raises."""
+        self._tensors = None
+
+    @property
+    def closed(self):
+        return self._tensors is None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __repr__(self):
+        return "<paramsync.TorchEndpoint %s rank %d (%s) on %s at %s, %d tensors%s>" % (
+            self.model, self.rank, self.role, self.device, self.agent_address,
+            len(self.names), ", closed" if self.closed else "")

@@ -1,0 +1,162 @@
+"""Daemons for the Python client's tests: a coordinator and agents on loopback.
+
+The binaries come from $PARAMSYNC_BIN_DIR (e.g. out/ship on the GPU machine),
+else the repository's bazel-bin. Daemon logs stay in a temporary directory and
+are printed only when a test fails. Needs no third-party package.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+_TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO_ROOT = os.path.dirname(os.path.dirname(_TESTS_DIR))
+sys.path.insert(0, os.path.dirname(_TESTS_DIR))
+
+import paramsync  # noqa: E402
+
+BIN_DIR = os.environ.get("PARAMSYNC_BIN_DIR", os.path.join(REPO_ROOT, "bazel-bin"))
+COORDINATOR = os.path.join(BIN_DIR, "coordinator", "paramsync-coordinator")
+AGENT = os.path.join(BIN_DIR, "agent", "paramsync-agent")
+
+START_TIMEOUT = 20.0
+
+
+class Cluster:
+    """A coordinator and agents on 127.0.0.1, logging to `log_dir`."""
+
+    def __init__(self, log_dir):
+        self.log_dir = log_dir
+        self.processes = []  # (label, Popen)
+        self.workers = []
+        self.logs = []
+        self.agents = []
+        self.coordinator = None
+
+    def start(self, num_agents=3, devices=None):
+        """Starts the daemons; stop() stops what was started, even after a failure.
+
+        `devices`: the --device of each agent (e.g. ["cuda:0", "cuda:1"]); by
+        default `num_agents` agents serve host memory.
+        """
+        for binary in (COORDINATOR, AGENT):
+            if not os.access(binary, os.X_OK):
+                raise RuntimeError(
+                    "%s is missing: run `bazel build //coordinator:paramsync-coordinator "
+                    "//agent:paramsync-agent //client:libparamsync.so` first, or set "
+                    "PARAMSYNC_BIN_DIR" % binary)
+        if devices is None:
+            devices = ["cpu"] * num_agents
+        num_agents = len(devices)
+        self.coordinator_address = self._start(
+            "coordinator", [COORDINATOR, "--listen=127.0.0.1:0"])
+        self.agents = [
+            self._start("agent%d" % i, [AGENT, "--coordinator=" + self.coordinator_address,
+                                        "--listen=127.0.0.1:0", "--device=" + device])
+            for i, device in enumerate(devices)]
+        self.coordinator = paramsync.Coordinator(self.coordinator_address)
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            agents = self.coordinator.status()["agents"].get("agents", [])
+            if len(agents) == num_agents:
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("%d of %d agents registered with the coordinator after %.0f s"
+                                   % (len(agents), num_agents, START_TIMEOUT))
+            time.sleep(0.05)
+
+    def _start(self, label, argv):
+        address_file = os.path.join(self.log_dir, label + ".address")
+        log_path = os.path.join(self.log_dir, label + ".log")
+        self.logs.append(log_path)
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(argv + ["--address_file=" + address_file],
+                                       stdout=log, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL)
+        self.processes.append((label, process))
+        deadline = time.monotonic() + START_TIMEOUT
+        while not os.path.exists(address_file):
+            if process.poll() is not None:
+                raise RuntimeError("%s exited with status %d before serving"
+                                   % (label, process.returncode))
+            if time.monotonic() > deadline:
+                raise RuntimeError("%s wrote no address file in %.0f s" % (label, START_TIMEOUT))
+            time.sleep(0.02)
+        with open(address_file) as f:
+            return f.read().strip()
+
+    def track(self, worker, log_path):
+        """Stops `worker` (anything with stop()) with the cluster; shows its log on failure."""
+        self.workers.append(worker)
+        self.logs.append(log_path)
+
+    def stop(self):
+        for worker in self.workers:
+            worker.stop()
+        for _, process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for _, process in self.processes:
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def dump_logs(self, stream):
+        for path in self.logs:
+            try:
+                with open(path, "rb") as f:
+                    text = f.read().decode("utf-8", "replace")
+            except OSError:
+                continue
+            lines = text.splitlines()[-200:]
+            stream.write("----- %s (last %d lines) -----\n" % (os.path.basename(path), len(lines)))
+            stream.write("\n".join(lines) + "\n")
+
+
+class ClusterTestCase(unittest.TestCase):
+    """Starts a fresh cluster per test; prints its logs only if the test failed."""
+
+    def run(self, result=None):
+        if result is None:
+            result = self.defaultTestResult()
+        self._log_dir = tempfile.mkdtemp(prefix="paramsync-test-")
+        self.cluster = None
+        problems_before = len(result.failures) + len(result.errors)
+        try:
+            return super().run(result)
+        finally:
+            if len(result.failures) + len(result.errors) > problems_before:
+                sys.stderr.write("\n===== logs of %s (%s) =====\n" % (self.id(), self._log_dir))
+                if self.cluster is not None:
+                    self.cluster.dump_logs(sys.stderr)
+                else:
+                    for name in sorted(os.listdir(self._log_dir)):
+                        if name.endswith(".log"):
+                            with open(os.path.join(self._log_dir, name), "rb") as f:
+                                sys.stderr.write("----- %s -----\n%s\n" % (
+                                    name, f.read().decode("utf-8", "replace")))
+            shutil.rmtree(self._log_dir, ignore_errors=True)
+
+    cluster_class = Cluster
+    devices = None  # Agents' --device values; None: three host-memory agents.
+
+    def setUp(self):
+        self.cluster = self.cluster_class(self._log_dir)
+        self.addCleanup(self.cluster.stop)  # Runs even if start() fails.
+        self.cluster.start(devices=self.devices)
+        self.coordinator = self.cluster.coordinator
+
+    def assertRaisesCode(self, code, function, *args, **kwargs):
+        with self.assertRaises(paramsync.ParamsyncError) as caught:
+            function(*args, **kwargs)
+        self.assertEqual(caught.exception.code, code, str(caught.exception))
+        values = {name: value for value, name in paramsync.STATUS_CODES.items()}
+        self.assertEqual(caught.exception.code_value, values[code])
+        return caught.exception
