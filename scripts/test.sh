@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: the Catch2 unit and multi-process integration tests through
 # Bazel, then the Python client's tests. Ends with "N passed, N failed", counted
-# from real test cases (Catch2 TEST_CASEs and Python unittest cases), and exits
-# non-zero when any failed.
+# from real test cases (Catch2 TEST_CASEs and Python unittest cases), followed by
+# ", N skipped" when Python cases were skipped (those needing PyTorch or GPUs),
+# and exits non-zero when any failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install_deps.sh || exit 1
@@ -12,6 +13,7 @@ bazel test --noshow_progress --ui_event_filters=-info,-debug //... || bazel_rc=$
 
 passed=0
 failed=0
+skipped=0
 # Catch2 v2 closes each binary's log with "All tests passed (A assertions in N
 # test cases)" or "test cases: N | P passed | F failed".
 while IFS= read -r log; do
@@ -45,11 +47,21 @@ if [ -d python/tests ]; then
   for n in $(grep -E "^FAILED \(" "$python_log" | grep -oE "(failures|errors)=[0-9]+" | cut -d= -f2); do
     bad=$((bad + n))
   done
+  # "OK (skipped=N)" / "FAILED (..., skipped=N)": cases that need PyTorch or GPUs.
+  py_skipped=0
+  for n in $(grep -E "^(OK|FAILED) \(" "$python_log" | grep -oE "skipped=[0-9]+" | cut -d= -f2); do
+    py_skipped=$((py_skipped + n))
+  done
   if [ "$ran" -eq 0 ]; then bad=$((bad + 1)); fi
-  passed=$((passed + ran - bad))
+  passed=$((passed + ran - bad - py_skipped))
   failed=$((failed + bad))
+  skipped=$((skipped + py_skipped))
   rm -f "$python_log"
 fi
 
-echo "$passed passed, $failed failed"
+if [ $skipped -gt 0 ]; then
+  echo "$passed passed, $failed failed, $skipped skipped"
+else
+  echo "$passed passed, $failed failed"
+fi
 [ $failed -eq 0 ]

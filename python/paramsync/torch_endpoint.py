@@ -92,15 +92,14 @@ def cuda_ipc_handle(shared_handle, name="?"):
 
 
 class _Placed:
+    """One tensor as registered: spec fields, then where its bytes are."""
+
     __slots__ = ("name", "tensor", "dtype", "shape", "tp_split_dim", "handle", "offset",
                  "nbytes")
 
 
-def _place(torch, name, tensor, tp_split_dim, shared):
-    """Describes one CUDA tensor: its allocation's IPC handle, offset and size.
-
-    `shared` caches _share_cuda_() per storage (several tensors may view one).
-    """
+def _check(torch, name, tensor, tp_split_dim):
+    """Checks one tensor; returns its _Placed with the spec fields filled in."""
     if not isinstance(name, str) or not name:
         raise ValueError("tensor names must be non-empty strings, got %r" % (name,))
     if not isinstance(tensor, torch.Tensor):
@@ -128,7 +127,21 @@ def _place(torch, name, tensor, tp_split_dim, shared):
         if not 0 <= tp_split_dim < len(shape):
             raise ValueError("tensor %r: tp_split_dim %d is outside its %d dimensions"
                              % (name, tp_split_dim, len(shape)))
+    placed = _Placed()
+    placed.name = name
+    placed.tensor = tensor
+    placed.dtype = dtype
+    placed.shape = shape
+    placed.tp_split_dim = tp_split_dim
+    return placed
 
+
+def _locate(placed, shared):
+    """Fills in the IPC handle of the allocation holding the tensor and its place there.
+
+    `shared` caches _share_cuda_() per storage (several tensors may view one).
+    """
+    name, tensor = placed.name, placed.tensor
     storage = tensor.untyped_storage()
     key = (storage.device.index, storage.data_ptr())
     info = shared.get(key)
@@ -145,25 +158,17 @@ def _place(torch, name, tensor, tp_split_dim, shared):
                 "from another process" % (name, e)) from e
         shared[key] = info
     # (device, handle, storage_size_bytes, storage_offset_bytes, ref_counter_handle,
-    #  ref_counter_offset, event_handle, event_sync_required); storage_offset_bytes
-    # is where the storage starts inside the shared allocation.
+    #  ref_counter_offset, event_handle, event_sync_required): `handle` shares the
+    # allocation holding the storage, which starts storage_offset_bytes into it.
     handle, storage_bytes, storage_offset_bytes = info[1], int(info[2]), int(info[3])
-    element_size = tensor.element_size()
-    placed = _Placed()
-    placed.name = name
-    placed.tensor = tensor
-    placed.dtype = dtype
-    placed.shape = shape
-    placed.tp_split_dim = tp_split_dim
     placed.handle = cuda_ipc_handle(handle, name)
-    placed.offset = storage_offset_bytes + tensor.storage_offset() * element_size
+    element_size = tensor.element_size()
+    start = tensor.storage_offset() * element_size  # Inside the storage.
     placed.nbytes = tensor.numel() * element_size
-    if tensor.storage_offset() * element_size + placed.nbytes > storage_bytes:
+    if start + placed.nbytes > storage_bytes:
         raise ValueError("tensor %r: bytes [%d, %d) of its storage lie outside its %d bytes"
-                         % (name, tensor.storage_offset() * element_size,
-                            tensor.storage_offset() * element_size + placed.nbytes,
-                            storage_bytes))
-    return placed
+                         % (name, start, start + placed.nbytes, storage_bytes))
+    placed.offset = storage_offset_bytes + start
 
 
 def register_torch_endpoint(agent_address, model, role, rank, *, tensors, replica=0,
@@ -215,19 +220,18 @@ def register_torch_endpoint(agent_address, model, role, rank, *, tensors, replic
     torch = _torch()
 
     # Every check first, so that nothing is shared when an argument is wrong.
-    device = None
-    for name, tensor in tensors.items():
-        if isinstance(tensor, torch.Tensor) and tensor.device.type == "cuda":
-            if device is None:
-                device = tensor.device
-            elif tensor.device != device:
-                raise ValueError(
-                    "tensor %r is on %s but the endpoint's other tensors are on %s: one "
-                    "endpoint is one GPU rank (register each GPU's tensors with that GPU's "
-                    "agent)" % (name, tensor.device, device))
-    shared = {}
-    placed = [_place(torch, name, tensor, tp_split_dims.get(name), shared)
+    placed = [_check(torch, name, tensor, tp_split_dims.get(name))
               for name, tensor in tensors.items()]
+    device = placed[0].tensor.device
+    for p in placed:
+        if p.tensor.device != device:
+            raise ValueError(
+                "tensor %r is on %s but tensor %r is on %s: one endpoint is one GPU rank "
+                "(register each GPU's tensors with that GPU's agent)"
+                % (p.name, p.tensor.device, placed[0].name, device))
+    shared = {}
+    for p in placed:
+        _locate(p, shared)
     # A trainer's values written before registering are complete before any sync.
     torch.cuda.synchronize(device)
 
@@ -260,7 +264,9 @@ class TorchEndpoint:
     memory stays allocated. The agent keeps the registration after close (as
     for host endpoints): PyTorch does not reuse memory it shared by CUDA IPC
     until every consumer released it, and the agent never does, so the memory
-    stays reserved until the process exits.
+    stays reserved until the process exits (where PyTorch may log "Producer
+    process has been terminated before all shared CUDA tensors released":
+    expected, the agent still maps it).
     """
 
     def __init__(self, agent_address, spec, device, placed):
