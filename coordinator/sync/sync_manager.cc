@@ -187,12 +187,20 @@ absl::StatusOr<v1::SyncResponse> SyncManager::RunSync(Group& group, const v1::Sy
   const absl::Time start = absl::Now();
   ASSIGN_OR_RETURN(std::shared_ptr<const PreparedSync> prepared, Prepared(group));
   const TransferPlan& transfer = prepared->transfer;
-  RETURN_IF_ERROR(executor_->Prepare(transfer, deadline));
+  if (group.groups_ready_for != prepared || request.dry_run()) {
+    group.groups_ready_for.reset();
+    RETURN_IF_ERROR(executor_->Prepare(transfer, deadline));
+    group.groups_ready_for = prepared;
+  }
   if (request.warmup()) {
-    RETURN_IF_ERROR(executor_
-                        ->Transfer(transfer, next_sync_id_++, group.version,
-                                   /*empty_tasks=*/true, deadline)
-                        .status());
+    absl::Status warmed = executor_
+                              ->Transfer(transfer, next_sync_id_++, group.version,
+                                         /*empty_tasks=*/true, deadline)
+                              .status();
+    if (!warmed.ok()) {
+      group.groups_ready_for.reset();
+      return warmed;
+    }
   }
   v1::SyncResponse response;
   if (request.dry_run()) {
@@ -205,10 +213,14 @@ absl::StatusOr<v1::SyncResponse> SyncManager::RunSync(Group& group, const v1::Sy
   }
   const int64_t version = group.version + 1;
   const uint64_t sync_id = next_sync_id_++;
-  ASSIGN_OR_RETURN(SyncOutcome outcome, executor_->Transfer(transfer, sync_id, version,
-                                                            /*empty_tasks=*/false, deadline));
-  if (outcome.bytes_received != transfer.dst_bytes) {
-    return absl::InternalError(absl::StrCat("agents wrote ", outcome.bytes_received,
+  absl::StatusOr<SyncOutcome> outcome =
+      executor_->Transfer(transfer, sync_id, version, /*empty_tasks=*/false, deadline);
+  if (!outcome.ok()) {
+    group.groups_ready_for.reset();
+    return outcome.status();
+  }
+  if (outcome->bytes_received != transfer.dst_bytes) {
+    return absl::InternalError(absl::StrCat("agents wrote ", outcome->bytes_received,
                                             " bytes, the plan needs ", transfer.dst_bytes));
   }
   RETURN_IF_ERROR(executor_->Commit(transfer, sync_id, version));
@@ -218,15 +230,18 @@ absl::StatusOr<v1::SyncResponse> SyncManager::RunSync(Group& group, const v1::Sy
       endpoints_->SetVersion(rank.endpoint.spec.model(), rank.endpoint.spec.rank(), version);
     }
   }
-  if (group.spec.free_groups()) executor_->Free(transfer);
+  if (group.spec.free_groups()) {
+    executor_->Free(transfer);
+    group.groups_ready_for.reset();
+  }
   response.set_version(version);
   response.set_tensors(transfer.dst_tensors);
   response.set_bytes(transfer.dst_bytes);
   response.set_duration_ms(absl::ToDoubleMilliseconds(absl::Now() - start));
-  for (size_t s = 0; s < outcome.stage_ms.size(); ++s) {
+  for (size_t s = 0; s < outcome->stage_ms.size(); ++s) {
     v1::StageReport* stage = response.add_stages();
     stage->set_name(absl::StrCat("stage", s + 1));
-    stage->set_duration_ms(outcome.stage_ms[s]);
+    stage->set_duration_ms(outcome->stage_ms[s]);
   }
   group.history.push_back(response);
   if (group.history.size() > kHistoryLimit) group.history.pop_front();

@@ -62,6 +62,10 @@ class SyncManager {
     absl::Mutex sync_mu;  // Held for the whole of one sync.
     int64_t version ABSL_GUARDED_BY(sync_mu) = 0;
     std::deque<v1::SyncResponse> history ABSL_GUARDED_BY(sync_mu);
+    // The prepared sync whose collective groups every agent has set up (their
+    // SetupGroups phase can be skipped); reset when a transfer fails (agents
+    // may have aborted communicators) or groups are freed.
+    std::shared_ptr<const PreparedSync> groups_ready_for ABSL_GUARDED_BY(sync_mu);
 
     absl::Mutex cache_mu;
     std::shared_ptr<const PreparedSync> cached ABSL_GUARDED_BY(cache_mu);
