@@ -29,7 +29,7 @@ absl::Status ValidateSlice(const SliceSpec& spec, size_t* slice_bytes) {
   return absl::OkStatus();
 }
 
-absl::Status CopySlice(const SliceSpec& spec, const void* whole, void* slice, size_t slice_bytes) {
+absl::StatusOr<SliceGeometry> GeometryOf(const SliceSpec& spec, size_t slice_bytes) {
   size_t expected = 0;
   absl::Status valid = ValidateSlice(spec, &expected);
   if (!valid.ok()) return valid;
@@ -39,18 +39,26 @@ absl::Status CopySlice(const SliceSpec& spec, const void* whole, void* slice, si
   }
   // The tensor is [outer, dim, inner]: each of the `outer` rows contributes one
   // contiguous run of the slice.
-  size_t outer = 1;
-  for (int d = 0; d < spec.dim; ++d) outer *= static_cast<size_t>(spec.shape[d]);
+  SliceGeometry geometry;
+  geometry.rows = 1;
+  for (int d = 0; d < spec.dim; ++d) geometry.rows *= static_cast<size_t>(spec.shape[d]);
   size_t inner_bytes = static_cast<size_t>(spec.element_size);
   for (size_t d = spec.dim + 1; d < spec.shape.size(); ++d) {
     inner_bytes *= static_cast<size_t>(spec.shape[d]);
   }
-  const size_t dim_size = static_cast<size_t>(spec.shape[spec.dim]);
-  const size_t run = dim_size / spec.num_slices * inner_bytes;
-  const char* src = static_cast<const char*>(whole);
+  geometry.row_bytes = static_cast<size_t>(spec.shape[spec.dim]) * inner_bytes;
+  geometry.run_bytes = geometry.row_bytes / spec.num_slices;
+  geometry.first_byte = spec.index * geometry.run_bytes;
+  return geometry;
+}
+
+absl::Status CopySlice(const SliceSpec& spec, const void* whole, void* slice, size_t slice_bytes) {
+  absl::StatusOr<SliceGeometry> g = GeometryOf(spec, slice_bytes);
+  if (!g.ok()) return g.status();
+  const char* src = static_cast<const char*>(whole) + g->first_byte;
   char* dst = static_cast<char*>(slice);
-  for (size_t o = 0; o < outer; ++o) {
-    std::memcpy(dst + o * run, src + o * dim_size * inner_bytes + spec.index * run, run);
+  for (size_t row = 0; row < g->rows; ++row) {
+    std::memcpy(dst + row * g->run_bytes, src + row * g->row_bytes, g->run_bytes);
   }
   return absl::OkStatus();
 }

@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/types/span.h"
 
 namespace paramsync {
@@ -26,6 +27,20 @@ struct SliceSpec {
 // Bytes of the slice; INVALID_ARGUMENT if `dim` is out of range, the dimension is
 // not divisible by `num_slices`, or `index` is not in [0, num_slices).
 absl::Status ValidateSlice(const SliceSpec& spec, size_t* slice_bytes);
+
+// A slice as a strided copy: the tensor is `rows` rows of `row_bytes` each, and
+// the slice is the `run_bytes` starting `first_byte` into every row, laid out
+// back to back. (What a host loop or a pitched 2-D device copy needs.)
+struct SliceGeometry {
+  size_t rows = 0;
+  size_t row_bytes = 0;
+  size_t run_bytes = 0;
+  size_t first_byte = 0;
+};
+
+// Validates as ValidateSlice does and checks that the destination holds exactly
+// `slice_bytes`.
+absl::StatusOr<SliceGeometry> GeometryOf(const SliceSpec& spec, size_t slice_bytes);
 
 // Copies the slice out of `whole` into the contiguous buffer `slice`, which holds
 // exactly the slice's bytes (checked).

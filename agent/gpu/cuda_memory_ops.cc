@@ -1,18 +1,15 @@
 #include "agent/gpu/cuda_memory_ops.h"
 
 #include "absl/strings/str_cat.h"
+#include "agent/transport/nccl/cuda_stream.h"
 #include "agent/transport/nccl/nccl_status.h"
 
 namespace paramsync::agent {
 
 absl::StatusOr<std::unique_ptr<CudaMemoryOps>> CudaMemoryOps::Create(int device) {
-  absl::Status status = CudaToStatus(cudaSetDevice(device), absl::StrCat("CUDA device ", device));
-  if (!status.ok()) return status;
-  cudaStream_t stream = nullptr;
-  status =
-      CudaToStatus(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
-  if (!status.ok()) return status;
-  return std::unique_ptr<CudaMemoryOps>(new CudaMemoryOps(device, stream));
+  absl::StatusOr<cudaStream_t> stream = CreateAgentStream(device);
+  if (!stream.ok()) return stream.status();
+  return std::unique_ptr<CudaMemoryOps>(new CudaMemoryOps(device, *stream));
 }
 
 CudaMemoryOps::~CudaMemoryOps() {
@@ -50,27 +47,14 @@ absl::Status CudaMemoryOps::Copy(void* dst, const void* src, size_t bytes) {
 
 absl::Status CudaMemoryOps::CopySlice(const SliceSpec& spec, const void* whole, void* slice,
                                       size_t slice_bytes) {
-  size_t expected = 0;
-  absl::Status valid = ValidateSlice(spec, &expected);
-  if (!valid.ok()) return valid;
-  if (expected != slice_bytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("slice needs ", expected, " bytes, destination holds ", slice_bytes));
-  }
-  size_t outer = 1;
-  for (int d = 0; d < spec.dim; ++d) outer *= static_cast<size_t>(spec.shape[d]);
-  size_t inner_bytes = static_cast<size_t>(spec.element_size);
-  for (size_t d = spec.dim + 1; d < spec.shape.size(); ++d) {
-    inner_bytes *= static_cast<size_t>(spec.shape[d]);
-  }
-  const size_t row = static_cast<size_t>(spec.shape[spec.dim]) * inner_bytes;
-  const size_t run = row / spec.num_slices;
+  absl::StatusOr<SliceGeometry> g = GeometryOf(spec, slice_bytes);
+  if (!g.ok()) return g.status();
   absl::MutexLock lock(&mu_);
   cudaSetDevice(device_);
-  absl::Status status =
-      CudaToStatus(cudaMemcpy2DAsync(slice, run, static_cast<const char*>(whole) + spec.index * run,
-                                     row, run, outer, cudaMemcpyDeviceToDevice, stream_),
-                   "cudaMemcpy2DAsync");
+  absl::Status status = CudaToStatus(
+      cudaMemcpy2DAsync(slice, g->run_bytes, static_cast<const char*>(whole) + g->first_byte,
+                        g->row_bytes, g->run_bytes, g->rows, cudaMemcpyDeviceToDevice, stream_),
+      "cudaMemcpy2DAsync");
   if (!status.ok()) return status;
   return Finish("slice copy");
 }

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "agent/transport/nccl/cuda_stream.h"
 #include "agent/transport/nccl/nccl_status.h"
 
 namespace paramsync::agent {
@@ -22,13 +23,9 @@ NcclTransport::InFlight::~InFlight() {
 }
 
 absl::StatusOr<std::unique_ptr<NcclTransport>> NcclTransport::Create(int device, Inbox* inbox) {
-  absl::Status status = CudaToStatus(cudaSetDevice(device), absl::StrCat("CUDA device ", device));
-  if (!status.ok()) return status;
-  cudaStream_t stream = nullptr;
-  status =
-      CudaToStatus(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
-  if (!status.ok()) return status;
-  return std::unique_ptr<NcclTransport>(new NcclTransport(device, stream, inbox));
+  absl::StatusOr<cudaStream_t> stream = CreateAgentStream(device);
+  if (!stream.ok()) return stream.status();
+  return std::unique_ptr<NcclTransport>(new NcclTransport(device, *stream, inbox));
 }
 
 NcclTransport::~NcclTransport() {
