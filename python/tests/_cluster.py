@@ -2,15 +2,19 @@
 
 The binaries come from $PARAMSYNC_BIN_DIR (e.g. out/ship on the GPU machine),
 else the repository's bazel-bin. Daemon logs stay in a temporary directory and
-are printed only when a test fails. Needs no third-party package.
+are printed only when a test fails. Also the plumbing of framework ranks run as
+worker processes (WorkerProcess). Needs no third-party package.
 """
 
+import json
 import os
+import queue
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -118,6 +122,70 @@ class Cluster:
             lines = text.splitlines()[-200:]
             stream.write("----- %s (last %d lines) -----\n" % (os.path.basename(path), len(lines)))
             stream.write("\n".join(lines) + "\n")
+
+
+class WorkerProcess:
+    """A worker script in its own process, speaking JSON lines (see _worker_loop.py).
+
+    Runs `script` with `config` as JSON in argv[1]; its stderr goes to
+    `log_dir`/`label`.log (log_path). answer() waits up to `reply_timeout`
+    seconds for the next line; stop() asks it to exit and kills it after
+    `stop_timeout` seconds.
+    """
+
+    def __init__(self, script, log_dir, label, config, reply_timeout, stop_timeout):
+        self.label = label
+        self.reply_timeout = reply_timeout
+        self.stop_timeout = stop_timeout
+        self.log_path = os.path.join(log_dir, label + ".log")
+        self._stderr = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, script, json.dumps(config)], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=self._stderr, text=True)
+        self._lines = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.process.stdout:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def send(self, command):
+        """Writes one command (a dict) as a JSON line."""
+        self.process.stdin.write(json.dumps(command) + "\n")
+        self.process.stdin.flush()
+
+    def answer(self):
+        """The next JSON line as a dict, whether "ok" or not."""
+        try:
+            line = self._lines.get(timeout=self.reply_timeout)
+        except queue.Empty:
+            raise AssertionError("worker %s did not answer in %.0f s"
+                                 % (self.label, self.reply_timeout))
+        if line is None:
+            raise AssertionError("worker %s exited (status %s)"
+                                 % (self.label, self.process.wait()))
+        return json.loads(line)
+
+    def stop(self):
+        if self.process.poll() is None:
+            try:
+                self.process.stdin.write(json.dumps({"op": "exit"}) + "\n")
+                self.process.stdin.close()
+            except (BrokenPipeError, OSError, ValueError):
+                pass
+            try:
+                self.process.wait(timeout=self.stop_timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._reader.join(5)
+        for stream in (self.process.stdin, self.process.stdout, self._stderr):
+            try:
+                stream.close()
+            except (BrokenPipeError, OSError):
+                pass
 
 
 class ClusterTestCase(unittest.TestCase):

@@ -15,29 +15,28 @@ Protocol: one JSON line out after registering ({"ok": true} or {"ok": false,
   {"op": "write", "name": n, "data": B64} -> {"ok": true}
   {"op": "version"}                      -> {"ok": true, "version": v}
   {"op": "exit"} or end of input          -> closes the endpoint and exits.
+(The loop is _worker_loop.serve.)
 """
 
 import base64
 import json
-import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-import paramsync  # noqa: E402
-
-
-def reply(message):
-    sys.stdout.write(json.dumps(message) + "\n")
-    sys.stdout.flush()
+import _worker_loop  # Puts the package's directory on sys.path.
+import paramsync
 
 
-def error(e):
-    if isinstance(e, paramsync.ParamsyncError):
-        return {"ok": False, "code": e.code, "message": e.message}
-    return {"ok": False, "code": type(e).__name__, "message": str(e)}
+def read(endpoint, command):
+    data = bytes(endpoint.buffer(command["name"]))
+    return {"ok": True, "data": base64.b64encode(data).decode("ascii")}
+
+
+def write(endpoint, command):
+    data = base64.b64decode(command["data"])
+    endpoint.buffer(command["name"])[:] = data
+    return {"ok": True}
 
 
 def main():
@@ -50,34 +49,11 @@ def main():
                                           dtype=dtype).reshape(t["shape"])
         else:
             tensors[name] = (tuple(t["shape"]), t["dtype"])
-    try:
-        endpoint = paramsync.register_endpoint(
+    _worker_loop.serve(
+        lambda: paramsync.register_endpoint(
             config["agent"], config["model"], config["role"], config["rank"],
-            tensors=tensors, **config.get("kwargs", {}))
-    except Exception as e:
-        reply(error(e))
-        return
-    reply({"ok": True})
-    with endpoint:
-        for line in sys.stdin:
-            command = json.loads(line)
-            op = command.get("op")
-            try:
-                if op == "exit":
-                    break
-                if op == "read":
-                    data = bytes(endpoint.buffer(command["name"]))
-                    reply({"ok": True, "data": base64.b64encode(data).decode("ascii")})
-                elif op == "write":
-                    data = base64.b64decode(command["data"])
-                    endpoint.buffer(command["name"])[:] = data
-                    reply({"ok": True})
-                elif op == "version":
-                    reply({"ok": True, "version": endpoint.version()})
-                else:
-                    reply({"ok": False, "code": "ValueError", "message": "unknown op %r" % op})
-            except Exception as e:
-                reply(error(e))
+            tensors=tensors, **config.get("kwargs", {})),
+        {"read": read, "write": write, "version": _worker_loop.version})
 
 
 if __name__ == "__main__":

@@ -18,34 +18,22 @@ one JSON line in per command and one out:
   {"op": "layout"}                       -> {"ok": true, "layout": {n: [offset, nbytes]}}
   {"op": "version"}                      -> {"ok": true, "version": v}
   {"op": "exit"} or end of input         -> exits.
+(The loop is _worker_loop.serve.)
 """
 
 import base64
 import ctypes
 import json
-import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import torch
 
-import torch  # noqa: E402
-
-import paramsync  # noqa: E402
+import _worker_loop  # Puts the package's directory on sys.path.
+import paramsync
 
 GUARD = -7.5  # Exact in bfloat16 and float32.
 PAD = 96      # Guard elements on each side of a view.
 _KEEP = []
-
-
-def reply(message):
-    sys.stdout.write(json.dumps(message) + "\n")
-    sys.stdout.flush()
-
-
-def error(e):
-    code = e.code if isinstance(e, paramsync.ParamsyncError) else type(e).__name__
-    message = e.message if isinstance(e, paramsync.ParamsyncError) else str(e)
-    return {"ok": False, "code": code, "message": message}
 
 
 def tensor_bytes(tensor):
@@ -80,49 +68,38 @@ def main():
     device = torch.device("cuda", config["device"])
     torch.cuda.set_device(device)
     tensors, views = allocate(config["tensors"], device)
-    try:
-        endpoint = paramsync.register_torch_endpoint(
+
+    def write(endpoint, command):
+        tensor = tensors[command["name"]]
+        data = bytearray(base64.b64decode(command["data"]))
+        source = torch.frombuffer(data, dtype=tensor.dtype).view(tensor.shape)
+        pointer = tensor.data_ptr()
+        tensor.copy_(source)  # In place: the registered memory.
+        assert tensor.data_ptr() == pointer
+        endpoint.synchronize()
+        return {"ok": True}
+
+    def read(endpoint, command):
+        data = tensor_bytes(tensors[command["name"]])
+        return {"ok": True, "data": base64.b64encode(data).decode("ascii")}
+
+    def check_guards(endpoint, command):
+        intact, broken = [], []
+        for name, (buffer, numel) in views.items():
+            guards = torch.cat([buffer[:PAD], buffer[PAD + numel:]])
+            ok = torch.equal(guards, torch.full_like(guards, GUARD))
+            (intact if ok else broken).append(name)
+        return {"ok": True, "intact": intact, "broken": broken}
+
+    def layout(endpoint, command):
+        return {"ok": True, "layout": {n: list(endpoint.layout(n)) for n in endpoint.names}}
+
+    _worker_loop.serve(
+        lambda: paramsync.register_torch_endpoint(
             config["agent"], config["model"], config["role"], config["rank"],
-            tensors=tensors, **config.get("kwargs", {}))
-    except Exception as e:
-        reply(error(e))
-        return
-    reply({"ok": True})
-    with endpoint:
-        for line in sys.stdin:
-            command = json.loads(line)
-            op = command.get("op")
-            try:
-                if op == "exit":
-                    break
-                if op == "write":
-                    tensor = tensors[command["name"]]
-                    data = bytearray(base64.b64decode(command["data"]))
-                    source = torch.frombuffer(data, dtype=tensor.dtype).view(tensor.shape)
-                    pointer = tensor.data_ptr()
-                    tensor.copy_(source)  # In place: the registered memory.
-                    assert tensor.data_ptr() == pointer
-                    endpoint.synchronize()
-                    reply({"ok": True})
-                elif op == "read":
-                    data = tensor_bytes(tensors[command["name"]])
-                    reply({"ok": True, "data": base64.b64encode(data).decode("ascii")})
-                elif op == "guards":
-                    intact, broken = [], []
-                    for name, (buffer, numel) in views.items():
-                        guards = torch.cat([buffer[:PAD], buffer[PAD + numel:]])
-                        ok = torch.equal(guards, torch.full_like(guards, GUARD))
-                        (intact if ok else broken).append(name)
-                    reply({"ok": True, "intact": intact, "broken": broken})
-                elif op == "layout":
-                    reply({"ok": True,
-                           "layout": {n: list(endpoint.layout(n)) for n in endpoint.names}})
-                elif op == "version":
-                    reply({"ok": True, "version": endpoint.version()})
-                else:
-                    reply({"ok": False, "code": "ValueError", "message": "unknown op %r" % op})
-            except Exception as e:
-                reply(error(e))
+            tensors=tensors, **config.get("kwargs", {})),
+        {"write": write, "read": read, "guards": check_guards, "layout": layout,
+         "version": _worker_loop.version})
 
 
 if __name__ == "__main__":

@@ -14,8 +14,6 @@ with
 import base64
 import json
 import os
-import queue
-import subprocess
 import sys
 import threading
 import time
@@ -36,7 +34,7 @@ def _b64(array):
     return base64.b64encode(np.ascontiguousarray(array).tobytes()).decode("ascii")
 
 
-class Worker:
+class Worker(_cluster.WorkerProcess):
     """A framework rank in its own process (see _endpoint_worker.py)."""
 
     def __init__(self, log_dir, label, agent, model, role, rank, tensors, **kwargs):
@@ -49,34 +47,13 @@ class Worker:
                               "data": _b64(value)}
         config = {"agent": agent, "model": model, "role": role, "rank": rank,
                   "kwargs": kwargs, "tensors": spec}
-        self.label = label
-        self._stderr = open(os.path.join(log_dir, label + ".log"), "wb")
-        self.process = subprocess.Popen(
-            [sys.executable, _WORKER, json.dumps(config)], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=self._stderr, text=True)
-        self._lines = queue.Queue()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        self.registration = self._reply()
-
-    def _read(self):
-        for line in self.process.stdout:
-            self._lines.put(line)
-        self._lines.put(None)
-
-    def _reply(self):
-        try:
-            line = self._lines.get(timeout=_REPLY_TIMEOUT)
-        except queue.Empty:
-            raise AssertionError("worker %s did not answer in %.0f s" % (self.label, _REPLY_TIMEOUT))
-        if line is None:
-            raise AssertionError("worker %s exited (status %s)" % (self.label, self.process.wait()))
-        return json.loads(line)
+        super().__init__(_WORKER, log_dir, label, config, reply_timeout=_REPLY_TIMEOUT,
+                         stop_timeout=5)
+        self.registration = self.answer()
 
     def call(self, **command):
-        self.process.stdin.write(json.dumps(command) + "\n")
-        self.process.stdin.flush()
-        answer = self._reply()
+        self.send(command)
+        answer = self.answer()
         if not answer["ok"]:
             raise AssertionError("worker %s: %s failed: %s %s" % (
                 self.label, command.get("op"), answer["code"], answer["message"]))
@@ -91,25 +68,6 @@ class Worker:
     def version(self):
         return self.call(op="version")["version"]
 
-    def stop(self):
-        if self.process.poll() is None:
-            try:
-                self.process.stdin.write(json.dumps({"op": "exit"}) + "\n")
-                self.process.stdin.close()
-            except (BrokenPipeError, OSError, ValueError):
-                pass
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._reader.join(5)
-        for stream in (self.process.stdin, self.process.stdout, self._stderr):
-            try:
-                stream.close()
-            except (BrokenPipeError, OSError):
-                pass
-
 
 class Cluster(_cluster.Cluster):
     """The daemons, and framework ranks in worker processes (_endpoint_worker.py)."""
@@ -120,7 +78,7 @@ class Cluster(_cluster.Cluster):
             label += "-%d" % len(self.workers)
         worker = Worker(self.log_dir, label, self.agents[agent_index], model, role, rank,
                         tensors, **kwargs)
-        self.track(worker, os.path.join(self.log_dir, label + ".log"))
+        self.track(worker, worker.log_path)
         if not worker.registration["ok"]:
             raise AssertionError("registering %s rank %d failed: %s %s" % (
                 model, rank, worker.registration["code"], worker.registration["message"]))

@@ -17,10 +17,6 @@ Without PyTorch or CUDA those cases are skipped, saying why.
 import base64
 import json
 import os
-import queue
-import subprocess
-import sys
-import threading
 import types
 import unittest
 from unittest import mock
@@ -319,63 +315,23 @@ class TorchArgumentTest(unittest.TestCase):
                 self.assertIn(text, str(caught.exception))
 
 
-class TorchWorker:
+class TorchWorker(_cluster.WorkerProcess):
     """A framework rank in its own process (see _torch_worker.py)."""
 
     def __init__(self, log_dir, label, config):
-        self.label = label
-        self.log_path = os.path.join(log_dir, label + ".log")
-        self._stderr = open(self.log_path, "wb")
-        self.process = subprocess.Popen(
-            [sys.executable, _WORKER, json.dumps(config)], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=self._stderr, text=True)
-        self._lines = queue.Queue()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self):
-        for line in self.process.stdout:
-            self._lines.put(line)
-        self._lines.put(None)
+        super().__init__(_WORKER, log_dir, label, config, reply_timeout=_REPLY_TIMEOUT,
+                         stop_timeout=20)
 
     def reply(self):
-        try:
-            line = self._lines.get(timeout=_REPLY_TIMEOUT)
-        except queue.Empty:
-            raise AssertionError("worker %s did not answer in %.0f s"
-                                 % (self.label, _REPLY_TIMEOUT))
-        if line is None:
-            raise AssertionError("worker %s exited (status %s)"
-                                 % (self.label, self.process.wait()))
-        answer = json.loads(line)
+        answer = self.answer()
         if not answer["ok"]:
             raise AssertionError("worker %s: %s %s" % (self.label, answer["code"],
                                                        answer["message"]))
         return answer
 
     def call(self, **command):
-        self.process.stdin.write(json.dumps(command) + "\n")
-        self.process.stdin.flush()
+        self.send(command)
         return self.reply()
-
-    def stop(self):
-        if self.process.poll() is None:
-            try:
-                self.process.stdin.write(json.dumps({"op": "exit"}) + "\n")
-                self.process.stdin.close()
-            except (BrokenPipeError, OSError, ValueError):
-                pass
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._reader.join(5)
-        for stream in (self.process.stdin, self.process.stdout, self._stderr):
-            try:
-                stream.close()
-            except (BrokenPipeError, OSError):
-                pass
 
 
 # name, dtype, full shape, tp_split_dim (None: every TP rank holds it whole).
