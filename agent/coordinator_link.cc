@@ -2,6 +2,7 @@
 
 #include <glog/logging.h>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 
@@ -116,7 +117,15 @@ absl::Status CoordinatorLink::SendEndpoint(const std::string& agent_id,
   v1::RegisterEndpointRequest request;
   request.set_agent_id(agent_id);
   *request.mutable_endpoint() = local.endpoint();
-  for (const v1::LocalTensor& tensor : local.tensors()) *request.add_parameters() = tensor.spec();
+  for (const v1::LocalTensor& tensor : local.tensors()) {
+    v1::ParameterSpec* parameter = request.add_parameters();
+    *parameter = tensor.spec();
+    parameter->set_storage(
+        tensor.cuda_ipc_handle().empty()
+            ? absl::StrCat("shm:", tensor.shm_name())
+            : absl::StrCat("cuda:", absl::BytesToHexString(tensor.cuda_ipc_handle())));
+    parameter->set_storage_offset(tensor.offset());
+  }
   v1::RegisterEndpointResponse response;
   return FromGrpcStatus(stub_->RegisterEndpoint(&context, request, &response),
                         "coordinator RegisterEndpoint");

@@ -56,6 +56,32 @@ absl::Status Annotate(const absl::Status& status, const std::string& where) {
   return absl::Status(status.code(), absl::StrCat(where, ": ", status.message()));
 }
 
+// Merges each run of tensors the plan marked joins_next into one buffer. Root
+// and receivers merge the same runs, so they issue the same operations; memory
+// that is not adjacent after all (re-registered since the plan) fails instead
+// of desynchronizing the two sides.
+template <typename Buffer>
+absl::StatusOr<std::vector<Buffer>> JoinRuns(const std::vector<Buffer>& buffers,
+                                             const v1::TransferTask& task) {
+  std::vector<Buffer> runs;
+  bool joining = false;
+  for (size_t i = 0; i < buffers.size(); ++i) {
+    if (joining) {
+      Buffer& run = runs.back();
+      if (static_cast<const char*>(run.data) + run.size != buffers[i].data) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "tensor '", task.tensors(i).dst_name(),
+            "' no longer follows the tensor before it in memory; register the endpoint again"));
+      }
+      run.size += buffers[i].size;
+    } else {
+      runs.push_back(buffers[i]);
+    }
+    joining = task.tensors(i).joins_next();
+  }
+  return runs;
+}
+
 struct Counters {
   std::atomic<int64_t> bytes{0};
   std::atomic<int64_t> tensors{0};
@@ -107,10 +133,11 @@ absl::Status SendTask(const v1::TransferTask& task, const CollectiveGroup& group
     }
     buffers.push_back(ConstBuffer{view.data, view.nbytes});
   }
+  ASSIGN_OR_RETURN(std::vector<ConstBuffer> runs, JoinRuns(buffers, task));
   std::vector<int> receivers;
   for (const v1::Receiver& receiver : task.receivers()) receivers.push_back(receiver.sync_rank());
-  return transport.BroadcastSend(group.view, run.request.sync_id(), task.task_id(), receivers,
-                                 buffers, run.deadline);
+  return transport.BroadcastSend(group.view, run.request.sync_id(), task.task_id(), receivers, runs,
+                                 run.deadline);
 }
 
 // Where one received tensor lands, and what to do with it once it arrived.
@@ -147,11 +174,12 @@ absl::Status ReceiveTask(const v1::TransferTask& task, const v1::Receiver& recei
                           ? MutableBuffer{landing.staging->data(), landing.staging->size()}
                           : MutableBuffer{landing.destination.data, landing.destination.nbytes});
   }
+  ASSIGN_OR_RETURN(std::vector<MutableBuffer> runs, JoinRuns(buffers, task));
   std::vector<int> receivers;
   for (const v1::Receiver& r : task.receivers()) receivers.push_back(r.sync_rank());
   RETURN_IF_ERROR(transport.BroadcastRecv(
       group.view, TransferKey{run.request.sync_id(), task.task_id(), receiver.sync_rank()},
-      task.root_sync_rank(), receivers, buffers, run.deadline));
+      task.root_sync_rank(), receivers, runs, run.deadline));
   for (Landing& landing : landings) {
     const v1::TensorMove& move = *landing.move;
     if (landing.staged) {

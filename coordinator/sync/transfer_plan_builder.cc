@@ -14,11 +14,11 @@
 namespace paramsync::coordinator {
 namespace {
 
-const v1::ParameterSpec* FindParameter(const EndpointRecord& endpoint, const std::string& name) {
-  for (const v1::ParameterSpec& p : endpoint.parameters) {
-    if (p.name() == name) return &p;
-  }
-  return nullptr;
+// Whether `b` starts where `a` ends in the same allocation.
+bool Adjacent(const v1::ParameterSpec& a, const v1::ParameterSpec& b) {
+  if (a.storage().empty() || a.storage() != b.storage()) return false;
+  absl::StatusOr<uint64_t> bytes = TensorBytes(a.dtype(), a.shape());
+  return bytes.ok() && a.storage_offset() + *bytes == b.storage_offset();
 }
 
 std::string Describe(const SyncRank& rank) {
@@ -53,6 +53,7 @@ class TaskAssembler {
       r->set_stage_whole(stage2_roots.count(receiver) > 0);
     }
     ASSIGN_OR_RETURN(std::vector<v1::TensorMove> moves, MovesFrom(broadcast));
+    MarkJoins(broadcast, task, moves);
     for (v1::TensorMove& move : moves) {
       for (int receiver : broadcast.receivers) {
         RETURN_IF_ERROR(CheckAndRecord(move, broadcast.root, Rank(receiver)));
@@ -85,6 +86,42 @@ class TaskAssembler {
  private:
   const SyncRank& Rank(int sync_rank) const { return participants_.ranks[sync_rank]; }
 
+  // `sync_rank`'s parameter `name`, or nullptr.
+  const v1::ParameterSpec* Parameter(int sync_rank, const std::string& name) {
+    auto [it, inserted] = parameters_.try_emplace(sync_rank);
+    if (inserted) {
+      for (const v1::ParameterSpec& p : Rank(sync_rank).endpoint.parameters)
+        it->second[p.name()] = &p;
+    }
+    auto found = it->second.find(name);
+    return found == it->second.end() ? nullptr : found->second;
+  }
+
+  // Sets joins_next where consecutive tensors are adjacent in memory on the
+  // root and on every receiver, and every receiver takes them straight into its
+  // tensors (staged receives land in separate buffers). Stage-2 roots send from
+  // separate staging buffers, so their moves never join.
+  void MarkJoins(const planner::PlannedTransfer& broadcast, const v1::TransferTask& task,
+                 std::vector<v1::TensorMove>& moves) {
+    if (broadcast.stage > 1) return;
+    for (const v1::Receiver& r : task.receivers()) {
+      if (r.stage_whole()) return;
+    }
+    for (size_t i = 0; i + 1 < moves.size(); ++i) {
+      if (moves[i].num_slices() > 1 || moves[i + 1].num_slices() > 1) continue;
+      const v1::ParameterSpec* a = Parameter(broadcast.root, moves[i].src_name());
+      const v1::ParameterSpec* b = Parameter(broadcast.root, moves[i + 1].src_name());
+      bool joins = a != nullptr && b != nullptr && Adjacent(*a, *b);
+      for (int receiver : broadcast.receivers) {
+        if (!joins) break;
+        a = Parameter(receiver, moves[i].dst_name());
+        b = Parameter(receiver, moves[i + 1].dst_name());
+        joins = a != nullptr && b != nullptr && Adjacent(*a, *b);
+      }
+      moves[i].set_joins_next(joins);
+    }
+  }
+
   // Stage 1: the trainer rank's parameters. Later stages: what the root itself
   // received whole in the stage before.
   absl::StatusOr<std::vector<v1::TensorMove>> MovesFrom(
@@ -115,7 +152,7 @@ class TaskAssembler {
   }
 
   absl::Status CheckAndRecord(const v1::TensorMove& move, int root, const SyncRank& receiver) {
-    const v1::ParameterSpec* dst = FindParameter(receiver.endpoint, move.dst_name());
+    const v1::ParameterSpec* dst = Parameter(receiver.sync_rank, move.dst_name());
     const std::string sender = Describe(Rank(root));
     if (dst == nullptr) {
       return absl::FailedPreconditionError(absl::StrCat(sender, " sends '", move.src_name(),
@@ -152,6 +189,7 @@ class TaskAssembler {
     }
     v1::TensorMove whole = move;
     whole.set_src_name(move.dst_name());
+    whole.set_joins_next(false);
     whole_moves_[receiver.sync_rank].push_back(std::move(whole));
     return absl::OkStatus();
   }
@@ -161,6 +199,7 @@ class TaskAssembler {
   uint64_t next_task_id_ = 1;
   std::map<int, std::set<std::string>> received_;
   std::map<int, std::vector<v1::TensorMove>> whole_moves_;
+  std::map<int, absl::flat_hash_map<std::string, const v1::ParameterSpec*>> parameters_;
 };
 
 v1::GroupMember MemberOf(const SyncRank& rank) {

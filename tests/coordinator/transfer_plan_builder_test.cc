@@ -141,6 +141,70 @@ TEST_CASE("Equal TP with 2 replicas: one broadcast per trainer rank, straight in
   }
 }
 
+// Places the model's parameters back to back in one allocation, the first
+// `gap_after` of them followed by a 64-byte gap.
+void PlaceContiguously(std::vector<EndpointRecord>& model, int gap_after = -1) {
+  for (EndpointRecord& e : model) {
+    uint64_t offset = 0;
+    for (size_t i = 0; i < e.parameters.size(); ++i) {
+      v1::ParameterSpec& p = e.parameters[i];
+      p.set_storage(absl::StrCat("shm:", e.spec.model(), e.spec.rank()));
+      p.set_storage_offset(offset);
+      uint64_t bytes = 2;
+      for (int64_t d : p.shape()) bytes *= d;
+      offset += bytes + (static_cast<int>(i) == gap_after ? 64 : 0);
+    }
+  }
+}
+
+std::vector<bool> Joins(const TransferPlan& plan) {
+  std::vector<bool> joins;
+  for (const v1::TensorMove& m : plan.agents[0].tasks.tasks(0).tensors()) {
+    joins.push_back(m.joins_next());
+  }
+  return joins;
+}
+
+TEST_CASE("Tensors adjacent on every side of a transfer are marked to move as one",
+          "[transfer_plan]") {
+  std::vector<EndpointRecord> src = Model("t", true, 1, 1, 0);
+  std::vector<EndpointRecord> dst = Model("i", false, 1, 2, 1);
+  SECTION("adjacent everywhere") {
+    PlaceContiguously(src);
+    PlaceContiguously(dst);
+    absl::StatusOr<TransferPlan> plan = Build(src, dst, 3);
+    REQUIRE(plan.ok());
+    CHECK(Joins(*plan) == std::vector<bool>{true, true, false});
+  }
+  SECTION("a gap on one receiver splits the run there") {
+    PlaceContiguously(src);
+    PlaceContiguously(dst);
+    std::vector<EndpointRecord> gapped = dst;
+    PlaceContiguously(gapped, 0);
+    dst[1] = gapped[1];
+    absl::StatusOr<TransferPlan> plan = Build(src, dst, 3);
+    REQUIRE(plan.ok());
+    CHECK(Joins(*plan) == std::vector<bool>{false, true, false});
+  }
+  SECTION("unknown placement never joins") {
+    absl::StatusOr<TransferPlan> plan = Build(src, dst, 3);
+    REQUIRE(plan.ok());
+    CHECK(Joins(*plan) == std::vector<bool>{false, false, false});
+  }
+  SECTION("receivers that slice or forward stage whole shards never join") {
+    std::vector<EndpointRecord> tp2 = Model("i", false, 2, 1, 1);
+    PlaceContiguously(src);
+    PlaceContiguously(tp2);
+    absl::StatusOr<TransferPlan> plan = Build(src, tp2, 3);
+    REQUIRE(plan.ok());
+    for (const AgentWork& work : plan->agents) {
+      for (const v1::TransferTask& task : work.tasks.tasks()) {
+        for (const v1::TensorMove& m : task.tensors()) CHECK_FALSE(m.joins_next());
+      }
+    }
+  }
+}
+
 TEST_CASE("Parameter mismatches are caught before any byte moves", "[transfer_plan]") {
   std::vector<EndpointRecord> src = Model("t", true, 1, 1, 0);
   SECTION("dtype") {
