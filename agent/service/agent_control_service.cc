@@ -34,6 +34,7 @@ grpc::Status AgentControlService::SetupGroups(grpc::ServerContext*,
     absl::Status status = groups_->Setup(group);
     if (!status.ok()) return ToGrpcStatus(status);
   }
+  if (request->plan_id() != 0) tasks_.Store(request->plan_id(), request->tasks());
   return grpc::Status::OK;
 }
 
@@ -43,7 +44,14 @@ grpc::Status AgentControlService::RunTasks(grpc::ServerContext* context,
   if (request->sync_id() == 0) {
     return ToGrpcStatus(absl::InvalidArgumentError("sync_id must be > 0"));
   }
-  absl::StatusOr<v1::RunTasksResponse> result = runner_->Run(*request, RequestDeadline(*context));
+  absl::StatusOr<v1::RunTasksResponse> result;
+  if (request->tasks().empty() && request->plan_id() != 0) {
+    absl::StatusOr<std::shared_ptr<const TaskCache::Tasks>> tasks = tasks_.Find(request->plan_id());
+    if (!tasks.ok()) return ToGrpcStatus(tasks.status());
+    result = runner_->Run(*request, **tasks, RequestDeadline(*context));
+  } else {
+    result = runner_->Run(*request, RequestDeadline(*context));
+  }
   if (!result.ok()) {
     LOG(ERROR) << "sync " << request->sync_id() << " version " << request->version()
                << " failed here: " << result.status();

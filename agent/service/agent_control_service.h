@@ -7,6 +7,7 @@
 #define PARAMSYNC_AGENT_SERVICE_AGENT_CONTROL_SERVICE_H_
 
 #include "agent/tasks/group_table.h"
+#include "agent/tasks/task_cache.h"
 #include "agent/tasks/task_runner.h"
 #include "agent/tensors/tensor_registry.h"
 #include "agent/transport/transport.h"
@@ -39,6 +40,7 @@ class AgentControlService final : public v1::AgentControl::Service {
   GroupTable* const groups_;
   TaskRunner* const runner_;
   Transport* const transport_;
+  TaskCache tasks_;
 };
 
 }  // namespace paramsync::agent

@@ -89,7 +89,7 @@ struct Counters {
 
 // Everything one Run() call shares between its stages and threads.
 struct RunContext {
-  const v1::RunTasksRequest& request;
+  uint64_t sync_id;
   absl::Time deadline;
   MemoryOps& memory;
   StagingStore staging;
@@ -136,7 +136,7 @@ absl::Status SendTask(const v1::TransferTask& task, const CollectiveGroup& group
   ASSIGN_OR_RETURN(std::vector<ConstBuffer> runs, JoinRuns(buffers, task));
   std::vector<int> receivers;
   for (const v1::Receiver& receiver : task.receivers()) receivers.push_back(receiver.sync_rank());
-  return transport.BroadcastSend(group.view, run.request.sync_id(), task.task_id(), receivers, runs,
+  return transport.BroadcastSend(group.view, run.sync_id, task.task_id(), receivers, runs,
                                  run.deadline);
 }
 
@@ -178,7 +178,7 @@ absl::Status ReceiveTask(const v1::TransferTask& task, const v1::Receiver& recei
   std::vector<int> receivers;
   for (const v1::Receiver& r : task.receivers()) receivers.push_back(r.sync_rank());
   RETURN_IF_ERROR(transport.BroadcastRecv(
-      group.view, TransferKey{run.request.sync_id(), task.task_id(), receiver.sync_rank()},
+      group.view, TransferKey{run.sync_id, task.task_id(), receiver.sync_rank()},
       task.root_sync_rank(), receivers, runs, run.deadline));
   for (Landing& landing : landings) {
     const v1::TensorMove& move = *landing.move;
@@ -212,10 +212,16 @@ absl::Status ReceiveTask(const v1::TransferTask& task, const v1::Receiver& recei
 
 absl::StatusOr<v1::RunTasksResponse> TaskRunner::Run(const v1::RunTasksRequest& request,
                                                      absl::Time deadline) {
-  RunContext run{request, deadline, *memory_, {}, {}};
+  return Run(request, request.tasks(), deadline);
+}
+
+absl::StatusOr<v1::RunTasksResponse> TaskRunner::Run(
+    const v1::RunTasksRequest& request,
+    const google::protobuf::RepeatedPtrField<v1::TransferTask>& tasks, absl::Time deadline) {
+  RunContext run{request.sync_id(), deadline, *memory_, {}, {}};
   // Jobs by stage; each job is one send or one receive of a local endpoint.
   std::map<int, std::vector<std::function<absl::Status()>>> stages;
-  for (const v1::TransferTask& task : request.tasks()) {
+  for (const v1::TransferTask& task : tasks) {
     const std::string where = TaskName(request.sync_id(), task);
     if (task.stage() < 1) {
       return absl::InvalidArgumentError(absl::StrCat(where, ": stage must be >= 1"));

@@ -38,6 +38,12 @@ class TaskRunner {
   // group, endpoint and tensor.
   absl::StatusOr<v1::RunTasksResponse> Run(const v1::RunTasksRequest& request, absl::Time deadline);
 
+  // Same, running `tasks` (stored earlier for the request's plan) instead of the
+  // request's own.
+  absl::StatusOr<v1::RunTasksResponse> Run(
+      const v1::RunTasksRequest& request,
+      const google::protobuf::RepeatedPtrField<v1::TransferTask>& tasks, absl::Time deadline);
+
  private:
   std::string self_address_;  // Set once, before the agent registers.
   TensorRegistry* const tensors_;

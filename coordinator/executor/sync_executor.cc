@@ -112,11 +112,18 @@ absl::StatusOr<SyncOutcome> SyncExecutor::Transfer(const TransferPlan& plan, uin
   absl::Mutex mu;
   std::atomic<bool> aborted{false};
   absl::Status transferred = ForEachAgent(plan, [&](const AgentWork& work) -> absl::Status {
-    v1::RunTasksRequest request = work.tasks;
+    // A sync names the plan its tasks were set up with; a warm-up sends them
+    // without tensors.
+    v1::RunTasksRequest request;
     request.set_sync_id(sync_id);
     request.set_version(version);
-    if (empty_tasks) {
-      for (v1::TransferTask& task : *request.mutable_tasks()) task.clear_tensors();
+    if (empty_tasks || work.groups.plan_id() == 0) {
+      *request.mutable_tasks() = work.tasks.tasks();
+      if (empty_tasks) {
+        for (v1::TransferTask& task : *request.mutable_tasks()) task.clear_tensors();
+      }
+    } else {
+      request.set_plan_id(work.groups.plan_id());
     }
     absl::StatusOr<v1::RunTasksResponse> response =
         agents_->Get(work.agent.address())->RunTasks(request, deadline);

@@ -115,6 +115,12 @@ absl::StatusOr<std::shared_ptr<const SyncManager::PreparedSync>> SyncManager::Pr
   RETURN_IF_ERROR(planner::VerifySyncPlan(prepared->participants.topology, prepared->plan));
   ASSIGN_OR_RETURN(prepared->transfer, BuildTransferPlan(prepared->plan, prepared->participants));
   RETURN_IF_ERROR(executor_->AssignGroupIds(prepared->transfer, absl::Now() + kGroupIdTimeout));
+  // Agents keep the plan's tasks from SetupGroups; each sync then only names it.
+  const uint64_t plan_id = next_sync_id_++;
+  for (AgentWork& work : prepared->transfer.agents) {
+    work.groups.set_plan_id(plan_id);
+    *work.groups.mutable_tasks() = work.tasks.tasks();
+  }
   ++plans_built_;
   absl::MutexLock lock(&group.cache_mu);
   group.cached = prepared;
