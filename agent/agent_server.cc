@@ -95,6 +95,7 @@ void AgentServer::Wait() { server_->Wait(); }
 void AgentServer::Shutdown() {
   if (server_ == nullptr) return;
   data_.transport->Abort(0, absl::UnavailableError("the agent is shutting down"));
+  local_service_->Shutdown();
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
 }
 

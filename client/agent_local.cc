@@ -19,6 +19,32 @@ absl::Status RegisterWithAgent(const std::string& agent_address,
                         absl::StrCat("RegisterEndpoint on agent ", agent_address));
 }
 
+std::unique_ptr<AgentAttachment> AgentAttachment::Start(const std::string& agent_address,
+                                                        const std::string& model, int rank) {
+  std::unique_ptr<AgentAttachment> attachment(new AgentAttachment());
+  v1::AttachRequest request;
+  request.mutable_endpoint()->set_model(model);
+  request.mutable_endpoint()->set_rank(rank);
+  // No deadline: the stream lives exactly as long as the endpoint; it ends when
+  // the destructor cancels it or the agent goes away.
+  AgentAttachment* self = attachment.get();
+  self->reader_ = std::thread([self, agent_address, request] {
+    auto stub = v1::AgentLocal::NewStub(MakeAgentChannel(agent_address));
+    std::unique_ptr<grpc::ClientReader<v1::AttachEvent>> reader =
+        stub->Attach(&self->context_, request);
+    v1::AttachEvent event;
+    while (reader->Read(&event)) {
+    }
+    reader->Finish();
+  });
+  return attachment;
+}
+
+AgentAttachment::~AgentAttachment() {
+  context_.TryCancel();
+  if (reader_.joinable()) reader_.join();
+}
+
 absl::StatusOr<int64_t> QueryVersion(const std::string& agent_address, const std::string& model,
                                      int rank, absl::Duration timeout) {
   auto stub = v1::AgentLocal::NewStub(MakeAgentChannel(agent_address));

@@ -12,6 +12,10 @@
 #include "client/coordinator_client.h"
 #include "client/host_endpoint.h"
 
+struct paramsync_attachment {
+  std::unique_ptr<paramsync::client::AgentAttachment> attachment;
+};
+
 struct paramsync_endpoint {
   std::unique_ptr<paramsync::client::HostEndpoint> endpoint;
 };
@@ -108,6 +112,19 @@ int paramsync_register_shared(const char* agent_address, const char* request_jso
       paramsync::client::RegisterWithAgent(agent_address, request, Timeout(timeout_ms));
   return status.ok() ? Ok() : Fail(status);
 }
+
+int paramsync_attach(const char* agent_address, const char* model, int rank,
+                     paramsync_attachment** out) {
+  if (absl::Status s = CheckAddress(agent_address); !s.ok()) return Fail(s);
+  if (model == nullptr || *model == '\0' || rank < 0 || out == nullptr) {
+    return Fail(absl::InvalidArgumentError("model must be non-empty, rank >= 0, out non-NULL"));
+  }
+  *out = new paramsync_attachment{
+      paramsync::client::AgentAttachment::Start(agent_address, model, rank)};
+  return Ok();
+}
+
+void paramsync_detach(paramsync_attachment* attachment) { delete attachment; }
 
 int paramsync_query_version(const char* agent_address, const char* model, int rank,
                             int64_t timeout_ms, int64_t* version) {

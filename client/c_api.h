@@ -41,6 +41,15 @@ void paramsync_endpoint_free(paramsync_endpoint* endpoint);
  * package's register_torch_endpoint uses this for PyTorch CUDA tensors. */
 int paramsync_register_shared(const char* agent_address, const char* request_json,
                               int64_t timeout_ms);
+/* Keeps (model, rank) attached to its agent until paramsync_detach: if the
+ * process dies first, the agent marks the endpoint gone and syncs that need it
+ * fail instead of moving stale bytes. For endpoints registered with
+ * paramsync_register_shared (paramsync_endpoint_register attaches by itself). */
+typedef struct paramsync_attachment paramsync_attachment;
+int paramsync_attach(const char* agent_address, const char* model, int rank,
+                     paramsync_attachment** out);
+void paramsync_detach(paramsync_attachment* attachment);
+
 /* The weights version the agent at `agent_address` says (model, rank) holds. */
 int paramsync_query_version(const char* agent_address, const char* model, int rank,
                             int64_t timeout_ms, int64_t* version);

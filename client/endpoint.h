@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "client/agent_local.h"
 #include "paramsync/v1/agent.pb.h"
 
 namespace paramsync::client {
@@ -49,12 +50,16 @@ class Endpoint {
   absl::StatusOr<int64_t> Version(absl::Duration timeout = absl::Seconds(10)) const;
 
  protected:
+  // Attaches to the agent (see AgentAttachment) for the endpoint's lifetime.
   Endpoint(std::string agent_address, v1::LocalRegisterEndpointRequest request);
   // Offset of tensor `name` in its memory, after checking `bytes` against it.
   absl::StatusOr<uint64_t> Locate(const std::string& name, uint64_t bytes) const;
 
   const std::string agent_address_;
   const v1::LocalRegisterEndpointRequest request_;
+
+ private:
+  const std::unique_ptr<AgentAttachment> attachment_;
 };
 
 }  // namespace paramsync::client

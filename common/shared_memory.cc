@@ -83,6 +83,13 @@ absl::StatusOr<SharedMemoryRegion> SharedMemoryRegion::Open(const std::string& n
   return SharedMemoryRegion(name, *data, size, /*owner=*/false);
 }
 
+absl::Status SharedMemoryRegion::Unlink(const std::string& name) {
+  if (shm_unlink(name.c_str()) != 0 && errno != ENOENT) {
+    return ErrnoStatus(errno, absl::StrCat("shm_unlink(", name, ")"));
+  }
+  return absl::OkStatus();
+}
+
 SharedMemoryRegion::SharedMemoryRegion(SharedMemoryRegion&& other) noexcept
     : name_(std::move(other.name_)),
       data_(std::exchange(other.data_, nullptr)),

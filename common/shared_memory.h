@@ -29,6 +29,10 @@ class SharedMemoryRegion {
   // Maps an existing region, whole. NOT_FOUND if no region has that name.
   static absl::StatusOr<SharedMemoryRegion> Open(const std::string& name);
 
+  // Removes the name of a region whose creator died without doing so; mappings
+  // stay valid. OK when the name is already gone.
+  static absl::Status Unlink(const std::string& name);
+
   SharedMemoryRegion(SharedMemoryRegion&& other) noexcept;
   SharedMemoryRegion& operator=(SharedMemoryRegion&& other) noexcept;
   SharedMemoryRegion(const SharedMemoryRegion&) = delete;

@@ -36,4 +36,22 @@ grpc::Status AgentLocalService::GetVersion(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status AgentLocalService::Attach(grpc::ServerContext* context,
+                                       const v1::AttachRequest* request,
+                                       grpc::ServerWriter<v1::AttachEvent>*) {
+  const EndpointKey key(request->endpoint().model(), request->endpoint().rank());
+  absl::StatusOr<uint64_t> registration = tensors_->Registration(key);
+  if (!registration.ok()) return ToGrpcStatus(registration.status());
+  // A process that dies closes its connection, which cancels this call.
+  while (!context->IsCancelled()) {
+    if (shutting_down_.WaitForNotificationWithTimeout(absl::Milliseconds(100))) {
+      return grpc::Status::OK;
+    }
+  }
+  LOG(WARNING) << "the framework process of " << key.first << " rank " << key.second
+               << " detached; its endpoint is gone until registered again";
+  tensors_->MarkGone(key, *registration);
+  return grpc::Status::OK;
+}
+
 }  // namespace paramsync::agent

@@ -8,6 +8,7 @@
 
 #include <atomic>
 
+#include "absl/synchronization/notification.h"
 #include "agent/coordinator_link.h"
 #include "agent/tensors/tensor_registry.h"
 #include "paramsync/v1/agent.grpc.pb.h"
@@ -27,10 +28,16 @@ class AgentLocalService final : public v1::AgentLocal::Service {
                                 v1::LocalRegisterEndpointResponse* response) override;
   grpc::Status GetVersion(grpc::ServerContext* context, const v1::GetVersionRequest* request,
                           v1::GetVersionResponse* response) override;
+  grpc::Status Attach(grpc::ServerContext* context, const v1::AttachRequest* request,
+                      grpc::ServerWriter<v1::AttachEvent>* writer) override;
+
+  // Ends every Attach stream (agent shutdown) without marking endpoints gone.
+  void Shutdown() { shutting_down_.Notify(); }
 
  private:
   TensorRegistry* const tensors_;
   std::atomic<CoordinatorLink*> link_;
+  absl::Notification shutting_down_;
 };
 
 }  // namespace paramsync::agent

@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -279,6 +280,17 @@ absl::StatusOr<v1::RunTasksResponse> TaskRunner::Run(
     while (response.stage_duration_ms_size() < stage - 1) response.add_stage_duration_ms(0);
     response.add_stage_duration_ms(absl::ToDoubleMilliseconds(absl::Now() - start));
   }
+  // An endpoint whose process exited during the run may have sent or received
+  // stale bytes: the sync must not commit.
+  std::set<EndpointKey> local;
+  for (const v1::TransferTask& task : tasks) {
+    absl::StatusOr<std::shared_ptr<const CollectiveGroup>> group = groups_->Find(task.group());
+    if (!group.ok()) continue;
+    for (const v1::GroupMember& member : (*group)->spec.members()) {
+      if (member.agent_address() == self_address_) local.insert(KeyOf(member));
+    }
+  }
+  for (const EndpointKey& key : local) RETURN_IF_ERROR(tensors_->CheckPresent(key));
   response.set_bytes_received(run.counters.bytes);
   response.set_tensors_received(run.counters.tensors);
   return response;

@@ -1,7 +1,10 @@
 #include "agent/tensors/tensor_registry.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/dtype.h"
+#include "common/request_deadline.h"
 #include "common/status_macros.h"
 
 namespace paramsync::agent {
@@ -87,17 +90,69 @@ absl::Status TensorRegistry::RegisterEndpoint(const v1::LocalRegisterEndpointReq
     }
   }
   absl::MutexLock lock(&mu_);
-  endpoints_[EndpointKey(spec.model(), spec.rank())] = std::move(endpoint);
+  endpoint->registration = next_registration_++;
+  std::unique_ptr<Endpoint>& slot = endpoints_[EndpointKey(spec.model(), spec.rank())];
+  if (slot != nullptr) Retire(std::move(slot));
+  slot = std::move(endpoint);
   return absl::OkStatus();
+}
+
+void TensorRegistry::Retire(std::unique_ptr<Endpoint> endpoint) {
+  const absl::Time now = absl::Now();
+  retired_.erase(
+      std::remove_if(retired_.begin(), retired_.end(),
+                     [now](const auto& retired) { return now - retired.first > kMaxRequestTime; }),
+      retired_.end());
+  retired_.emplace_back(now, std::move(endpoint));
 }
 
 void TensorRegistry::Remove(const EndpointKey& endpoint) {
   absl::MutexLock lock(&mu_);
-  endpoints_.erase(endpoint);
+  auto it = endpoints_.find(endpoint);
+  if (it == endpoints_.end()) return;
+  Retire(std::move(it->second));
+  endpoints_.erase(it);
+}
+
+absl::StatusOr<uint64_t> TensorRegistry::Registration(const EndpointKey& endpoint) const {
+  absl::MutexLock lock(&mu_);
+  auto it = endpoints_.find(endpoint);
+  if (it == endpoints_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("endpoint ", Describe(endpoint), " is not registered on this agent"));
+  }
+  return it->second->registration;
+}
+
+void TensorRegistry::MarkGone(const EndpointKey& endpoint, uint64_t registration) {
+  absl::MutexLock lock(&mu_);
+  auto it = endpoints_.find(endpoint);
+  if (it == endpoints_.end() || it->second->registration != registration) return;
+  it->second->gone = true;
+  // Its process can no longer unlink its regions' names; the mappings stay.
+  for (const auto& region : it->second->regions) {
+    (void)SharedMemoryRegion::Unlink(region->name());
+  }
+}
+
+absl::Status TensorRegistry::CheckPresent(const EndpointKey& endpoint) const {
+  absl::MutexLock lock(&mu_);
+  auto it = endpoints_.find(endpoint);
+  if (it == endpoints_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("endpoint ", Describe(endpoint), " is not registered on this agent"));
+  }
+  if (it->second->gone) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the framework process of ", Describe(endpoint),
+                     " has exited (or closed its endpoint); register it again"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<TensorView> TensorRegistry::Find(const EndpointKey& endpoint,
                                                 const std::string& tensor) const {
+  RETURN_IF_ERROR(CheckPresent(endpoint));
   absl::MutexLock lock(&mu_);
   auto it = endpoints_.find(endpoint);
   if (it == endpoints_.end()) {

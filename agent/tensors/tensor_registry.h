@@ -20,6 +20,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "agent/tensors/ipc_mapper.h"
 #include "common/shared_memory.h"
 #include "paramsync/v1/agent.pb.h"
@@ -53,6 +54,19 @@ class TensorRegistry {
   // Forgets an endpoint (its registration was refused upstream).
   void Remove(const EndpointKey& endpoint);
 
+  // Which registration of `endpoint` is current (it changes when the endpoint is
+  // registered again); NOT_FOUND for an unknown endpoint.
+  absl::StatusOr<uint64_t> Registration(const EndpointKey& endpoint) const;
+
+  // Marks registration `registration` of `endpoint` gone (its process exited):
+  // Find() and CheckPresent() then fail for it. Its memory stays mapped, so
+  // transfers in flight never touch unmapped memory. No effect once the
+  // endpoint was registered again.
+  void MarkGone(const EndpointKey& endpoint, uint64_t registration);
+
+  // FAILED_PRECONDITION when `endpoint` is gone, NOT_FOUND when unknown.
+  absl::Status CheckPresent(const EndpointKey& endpoint) const;
+
   // NOT_FOUND names what is missing.
   absl::StatusOr<TensorView> Find(const EndpointKey& endpoint, const std::string& tensor) const;
 
@@ -69,6 +83,8 @@ class TensorRegistry {
     std::vector<std::shared_ptr<SharedMemoryRegion>> regions;  // Keeps mappings alive.
     absl::flat_hash_map<std::string, TensorView> tensors;      // Points into `request`.
     int64_t version = 0;
+    uint64_t registration = 0;
+    bool gone = false;
   };
 
   // Maps one tensor's memory, by its shared-memory region or its IPC handle.
@@ -81,6 +97,11 @@ class TensorRegistry {
   mutable absl::Mutex mu_;
   // std::map: an Endpoint's address must be stable, views point into it.
   std::map<EndpointKey, std::unique_ptr<Endpoint>> endpoints_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_registration_ ABSL_GUARDED_BY(mu_) = 1;
+  // Replaced or removed endpoints, kept mapped while a task may still hold views
+  // into them: no task outlives kMaxRequestTime.
+  void Retire(std::unique_ptr<Endpoint> endpoint) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::vector<std::pair<absl::Time, std::unique_ptr<Endpoint>>> retired_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace paramsync::agent

@@ -115,6 +115,8 @@ _SIGNATURES = {
         _c_int, [_c_void_p, _c_int64, ctypes.POINTER(_c_int64)]),
     "paramsync_endpoint_free": (None, [_c_void_p]),
     "paramsync_register_shared": (_c_int, [_c_char_p, _c_char_p, _c_int64]),
+    "paramsync_attach": (_c_int, [_c_char_p, _c_char_p, _c_int, ctypes.POINTER(_c_void_p)]),
+    "paramsync_detach": (None, [_c_void_p]),
     "paramsync_query_version": (
         _c_int, [_c_char_p, _c_char_p, _c_int, _c_int64, ctypes.POINTER(_c_int64)]),
     "paramsync_create_group": (_c_int, [_c_char_p, _c_char_p, _c_int64]),

@@ -247,7 +247,12 @@ def register_torch_endpoint(agent_address, model, role, rank, *, tensors, replic
     _lib.check(_lib.library().paramsync_register_shared(
         _lib.encode(agent_address), _lib.encode(json.dumps(request)),
         _lib.timeout_ms(timeout)))
-    return TorchEndpoint(agent_address, endpoint_spec, device, placed)
+    # Held while the endpoint lives: if this process dies, the agent knows.
+    attachment = ctypes.c_void_p()
+    _lib.check(_lib.library().paramsync_attach(
+        _lib.encode(agent_address), _lib.encode(endpoint_spec["model"]),
+        int(endpoint_spec["rank"]), ctypes.byref(attachment)))
+    return TorchEndpoint(agent_address, endpoint_spec, device, placed, attachment)
 
 
 class TorchEndpoint:
@@ -269,7 +274,7 @@ class TorchEndpoint:
     expected, the agent still maps it).
     """
 
-    def __init__(self, agent_address, spec, device, placed):
+    def __init__(self, agent_address, spec, device, placed, attachment=None):
         self.agent_address = agent_address
         self.spec = spec
         self.model = spec["model"]
@@ -279,6 +284,7 @@ class TorchEndpoint:
         self.names = [p.name for p in placed]
         self._tensors = {p.name: p.tensor for p in placed}
         self._layout = {p.name: (p.offset, p.nbytes) for p in placed}
+        self._attachment = attachment
 
     def _check_open(self):
         if self._tensors is None:
@@ -318,7 +324,11 @@ class TorchEndpoint:
         return version.value
 
     def close(self):
-        """Drops the references to the tensors. Idempotent; never raises."""
+        """Detaches from the agent (which then treats the endpoint as gone) and
+        drops the references to the tensors. Idempotent; never raises."""
+        if getattr(self, "_attachment", None):
+            _lib.library().paramsync_detach(self._attachment)
+            self._attachment = None
         self._tensors = None
 
     @property

@@ -153,17 +153,27 @@ class TorchEndpointLogicTest(_FakeTorchMixin, unittest.TestCase):
     def _capture(self, **kwargs):
         """Registers through a library stand-in; returns (endpoint, request dict)."""
         sent = []
+        attached = []
 
         class Library:
             def paramsync_register_shared(self, address, request_json, timeout_ms):
                 sent.append((address, json.loads(request_json), timeout_ms))
                 return 0
 
+            def paramsync_attach(self, address, model, rank, out):
+                attached.append((address, model, rank))
+                return 0
+
+            def paramsync_detach(self, attachment):
+                pass
+
         with mock.patch.object(paramsync._lib, "library", lambda: Library()):
             endpoint = paramsync.register_torch_endpoint("127.0.0.1:1", "m", "trainer", 0,
                                                          **kwargs)
         self.assertEqual(len(sent), 1)
         self.assertEqual(sent[0][0], b"127.0.0.1:1")
+        # Attached after registering, so the agent learns if this process dies.
+        self.assertEqual(attached, [(b"127.0.0.1:1", b"m", 0)])
         return endpoint, sent[0][1]
 
     def test_handles_and_offsets(self):

@@ -51,3 +51,22 @@ TEST_CASE("Creating a taken name or a zero-size region fails", "[shared_memory]"
 
 }  // namespace
 }  // namespace paramsync
+
+namespace paramsync {
+namespace {
+
+TEST_CASE("Unlink removes a dead creator's name; mappings stay valid", "[shared_memory]") {
+  const std::string name = UniqueName("orphan");
+  absl::StatusOr<SharedMemoryRegion> created = SharedMemoryRegion::Create(name, 64);
+  REQUIRE(created.ok());
+  absl::StatusOr<SharedMemoryRegion> opened = SharedMemoryRegion::Open(name);
+  REQUIRE(opened.ok());
+  static_cast<char*>(created->data())[0] = 7;
+  REQUIRE(SharedMemoryRegion::Unlink(name).ok());
+  CHECK(SharedMemoryRegion::Open(name).status().code() == absl::StatusCode::kNotFound);
+  CHECK(static_cast<const char*>(opened->data())[0] == 7);
+  CHECK(SharedMemoryRegion::Unlink(name).ok());  // Already gone: still OK.
+}
+
+}  // namespace
+}  // namespace paramsync

@@ -127,6 +127,30 @@ TEST_CASE("The coordinator serves the standard gRPC health check", "[lifecycle]"
   CHECK(response.status() == grpc::health::v1::HealthCheckResponse::SERVING);
 }
 
+TEST_CASE("A killed trainer process fails the next sync instead of sending stale bytes",
+          "[lifecycle]") {
+  Deployment d = DeployPair("killed-trainer");
+  client::CoordinatorClient coordinator(d.cluster->coordinator_address());
+  CreateGroup(coordinator);
+  FillSyncVerify(d, coordinator, 1, 1);
+  d.trainer[0]->Signal(SIGKILL);
+  // The agent sees the process's connection close within moments.
+  absl::Status status;
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  do {
+    absl::SleepFor(absl::Milliseconds(100));
+    status = coordinator.Sync("g").status();
+  } while (status.ok() && absl::Now() < deadline);
+  INFO(status.ToString());
+  CHECK(status.code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(std::string(status.message()).find("trainer rank 0 has exited") != std::string::npos);
+  // Registered again (the process restarted), the next sync succeeds.
+  auto again = d.cluster->Deploy({"trainer", true, 1, 1, 1, {0}, "small"});
+  REQUIRE(again.ok());
+  d.trainer = *again;
+  FillSyncVerify(d, coordinator, 2, 2);
+}
+
 TEST_CASE("A failed sync is published on the error channel", "[lifecycle]") {
   Deployment d = DeployPair("errors", "dtype");
   client::CoordinatorClient coordinator(d.cluster->coordinator_address());
