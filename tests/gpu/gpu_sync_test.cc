@@ -4,6 +4,7 @@
 // checked by the inference processes. Hidden ("[.]"): run with "[gpu]" on a
 // machine with 2 or more GPUs (see tests/gpu/README.md).
 #include <cuda_runtime_api.h>
+#include <signal.h>
 
 #include <catch2/catch.hpp>
 #include <fstream>
@@ -77,8 +78,8 @@ TEST_CASE("An agent for a GPU that is not there refuses to start and says why", 
   auto cluster = LocalCluster::Start({missing}, MakeWorkDir("no-gpu"));
   REQUIRE_FALSE(cluster.ok());
   CHECK(cluster.status().code() == absl::StatusCode::kUnavailable);
-  const std::string log_path(cluster.status().message().substr(
-      cluster.status().message().rfind("see ") + 4));
+  const std::string log_path(
+      cluster.status().message().substr(cluster.status().message().rfind("see ") + 4));
   std::ifstream log(log_path);
   std::stringstream text;
   text << log.rdbuf();
@@ -97,6 +98,23 @@ TEST_CASE("GPU: TP1 trainer -> TP2 inference on 2 GPUs (two-stage, colocated)", 
   GpuDeployment d = Deploy(2, {"trainer", true, 1, 1, 1, {0}, "transformer-100m"},
                            {"vllm", false, 2, 1, 1, {0, 1}, "transformer-100m"}, "tp1_tp2");
   SyncTwiceAndVerify(d, "tp1_tp2");
+}
+
+TEST_CASE("GPU: a killed trainer process makes the next sync fail, not hang", "[.][gpu]") {
+  GpuDeployment d = Deploy(2, {"trainer", true, 1, 1, 1, {0}, "small"},
+                           {"vllm", false, 1, 1, 1, {1}, "small"}, "killed");
+  SyncTwiceAndVerify(d, "killed");
+  d.trainer[0]->Signal(SIGKILL);
+  client::CoordinatorClient coordinator(d.cluster->coordinator_address());
+  absl::Status status;
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  do {
+    absl::SleepFor(absl::Milliseconds(100));
+    status = coordinator.Sync("killed", absl::Seconds(30)).status();
+  } while (status.ok() && absl::Now() < deadline);
+  INFO(status.ToString());
+  CHECK(status.code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(std::string(status.message()).find("has exited") != std::string::npos);
 }
 
 TEST_CASE("GPU: TP2 trainer -> TP2 inference, disaggregated on 4 GPUs", "[.][gpu4]") {
