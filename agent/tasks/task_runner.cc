@@ -4,8 +4,10 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -83,6 +85,51 @@ absl::StatusOr<std::vector<Buffer>> JoinRuns(const std::vector<Buffer>& buffers,
   return runs;
 }
 
+// The buffers a task of a cached plan sends from or receives into, resolved
+// once (thousands of tensor lookups per sync otherwise) and reused while the
+// registry's generation is unchanged. Only tasks that touch registered tensors
+// directly are kept: staging buffers are new on every run.
+struct ResolvedTask {
+  std::vector<ConstBuffer> send_runs;
+  std::vector<MutableBuffer> receive_runs;
+  int64_t bytes = 0;    // Receive side: bytes landing in tensors.
+  int64_t tensors = 0;  // Receive side: tensors written.
+};
+
+}  // namespace
+
+class ResolvedTaskCache {
+ public:
+  // (plan, task, rank of the side: the root's or the receiver's)
+  using Key = std::tuple<uint64_t, uint64_t, int>;
+
+  std::optional<ResolvedTask> Find(const Key& key, uint64_t generation) {
+    absl::MutexLock lock(&mu_);
+    if (generation != generation_) {
+      entries_.clear();
+      generation_ = generation;
+    }
+    auto it = entries_.find(key);
+    if (it == entries_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  void Put(const Key& key, uint64_t generation, ResolvedTask task) {
+    absl::MutexLock lock(&mu_);
+    if (generation != generation_) return;
+    // Bounded by a few plans' tasks; a miss only costs the lookups again.
+    if (entries_.size() >= 65536) entries_.clear();
+    entries_[key] = std::move(task);
+  }
+
+ private:
+  absl::Mutex mu_;
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<Key, ResolvedTask> entries_ ABSL_GUARDED_BY(mu_);
+};
+
+namespace {
+
 struct Counters {
   std::atomic<int64_t> bytes{0};
   std::atomic<int64_t> tensors{0};
@@ -91,6 +138,8 @@ struct Counters {
 // Everything one Run() call shares between its stages and threads.
 struct RunContext {
   uint64_t sync_id;
+  uint64_t plan_id;  // 0: tasks came with the request, nothing to reuse.
+  uint64_t generation;
   absl::Time deadline;
   MemoryOps& memory;
   StagingStore staging;
@@ -101,13 +150,30 @@ struct RunContext {
 
 TaskRunner::TaskRunner(TensorRegistry* tensors, GroupTable* groups, Transport* transport,
                        MemoryOps* memory)
-    : tensors_(tensors), groups_(groups), transport_(transport), memory_(memory) {}
+    : tensors_(tensors),
+      groups_(groups),
+      transport_(transport),
+      memory_(memory),
+      resolved_(std::make_unique<ResolvedTaskCache>()) {}
+
+TaskRunner::~TaskRunner() = default;
 
 namespace {
 
 // The root's side of one task.
 absl::Status SendTask(const v1::TransferTask& task, const CollectiveGroup& group,
-                      const TensorRegistry& tensors, Transport& transport, RunContext& run) {
+                      const TensorRegistry& tensors, Transport& transport, RunContext& run,
+                      ResolvedTaskCache& cache) {
+  std::vector<int> receivers;
+  for (const v1::Receiver& receiver : task.receivers()) receivers.push_back(receiver.sync_rank());
+  const bool reusable = run.plan_id != 0 && !task.from_staging();
+  const auto key = std::make_tuple(run.plan_id, task.task_id(), task.root_sync_rank());
+  if (reusable) {
+    if (std::optional<ResolvedTask> resolved = cache.Find(key, run.generation)) {
+      return transport.BroadcastSend(group.view, run.sync_id, task.task_id(), receivers,
+                                     resolved->send_runs, run.deadline);
+    }
+  }
   const v1::GroupMember* root = group.Member(task.root_sync_rank());
   const EndpointKey endpoint = KeyOf(*root);
   std::vector<ConstBuffer> buffers;
@@ -135,8 +201,7 @@ absl::Status SendTask(const v1::TransferTask& task, const CollectiveGroup& group
     buffers.push_back(ConstBuffer{view.data, view.nbytes});
   }
   ASSIGN_OR_RETURN(std::vector<ConstBuffer> runs, JoinRuns(buffers, task));
-  std::vector<int> receivers;
-  for (const v1::Receiver& receiver : task.receivers()) receivers.push_back(receiver.sync_rank());
+  if (reusable) cache.Put(key, run.generation, ResolvedTask{runs, {}, 0, 0});
   return transport.BroadcastSend(group.view, run.sync_id, task.task_id(), receivers, runs,
                                  run.deadline);
 }
@@ -152,7 +217,23 @@ struct Landing {
 // One receiver's side of one task.
 absl::Status ReceiveTask(const v1::TransferTask& task, const v1::Receiver& receiver,
                          const CollectiveGroup& group, const TensorRegistry& tensors,
-                         Transport& transport, RunContext& run) {
+                         Transport& transport, RunContext& run, ResolvedTaskCache& cache) {
+  std::vector<int> receivers;
+  for (const v1::Receiver& r : task.receivers()) receivers.push_back(r.sync_rank());
+  const TransferKey transfer{run.sync_id, task.task_id(), receiver.sync_rank()};
+  bool direct = !receiver.stage_whole();
+  for (const v1::TensorMove& move : task.tensors()) direct &= move.num_slices() == 1;
+  const bool reusable = run.plan_id != 0 && direct;
+  const auto key = std::make_tuple(run.plan_id, task.task_id(), receiver.sync_rank());
+  if (reusable) {
+    if (std::optional<ResolvedTask> resolved = cache.Find(key, run.generation)) {
+      RETURN_IF_ERROR(transport.BroadcastRecv(group.view, transfer, task.root_sync_rank(),
+                                              receivers, resolved->receive_runs, run.deadline));
+      run.counters.bytes += resolved->bytes;
+      run.counters.tensors += resolved->tensors;
+      return absl::OkStatus();
+    }
+  }
   const EndpointKey endpoint = KeyOf(*group.Member(receiver.sync_rank()));
   std::vector<Landing> landings;
   landings.reserve(task.tensors_size());
@@ -176,11 +257,16 @@ absl::Status ReceiveTask(const v1::TransferTask& task, const v1::Receiver& recei
                           : MutableBuffer{landing.destination.data, landing.destination.nbytes});
   }
   ASSIGN_OR_RETURN(std::vector<MutableBuffer> runs, JoinRuns(buffers, task));
-  std::vector<int> receivers;
-  for (const v1::Receiver& r : task.receivers()) receivers.push_back(r.sync_rank());
-  RETURN_IF_ERROR(transport.BroadcastRecv(
-      group.view, TransferKey{run.sync_id, task.task_id(), receiver.sync_rank()},
-      task.root_sync_rank(), receivers, runs, run.deadline));
+  if (reusable) {
+    ResolvedTask resolved{{}, runs, 0, 0};
+    for (const Landing& landing : landings) {
+      resolved.bytes += static_cast<int64_t>(landing.destination.nbytes);
+      resolved.tensors += 1;
+    }
+    cache.Put(key, run.generation, std::move(resolved));
+  }
+  RETURN_IF_ERROR(transport.BroadcastRecv(group.view, transfer, task.root_sync_rank(), receivers,
+                                          runs, run.deadline));
   for (Landing& landing : landings) {
     const v1::TensorMove& move = *landing.move;
     if (landing.staged) {
@@ -219,7 +305,13 @@ absl::StatusOr<v1::RunTasksResponse> TaskRunner::Run(const v1::RunTasksRequest& 
 absl::StatusOr<v1::RunTasksResponse> TaskRunner::Run(
     const v1::RunTasksRequest& request,
     const google::protobuf::RepeatedPtrField<v1::TransferTask>& tasks, absl::Time deadline) {
-  RunContext run{request.sync_id(), deadline, *memory_, {}, {}};
+  RunContext run{request.sync_id(),
+                 request.tasks().empty() ? request.plan_id() : 0,
+                 tensors_->generation(),
+                 deadline,
+                 *memory_,
+                 {},
+                 {}};
   // Jobs by stage; each job is one send or one receive of a local endpoint.
   std::map<int, std::vector<std::function<absl::Status()>>> stages;
   for (const v1::TransferTask& task : tasks) {
@@ -236,7 +328,7 @@ absl::StatusOr<v1::RunTasksResponse> TaskRunner::Run(
     auto& jobs = stages[task.stage()];
     if (root->agent_address() == self_address_) {
       jobs.push_back([this, &task, group, &run, where] {
-        return Annotate(SendTask(task, *group, *tensors_, *transport_, run), where);
+        return Annotate(SendTask(task, *group, *tensors_, *transport_, run, *resolved_), where);
       });
     }
     for (const v1::Receiver& receiver : task.receivers()) {
@@ -247,7 +339,8 @@ absl::StatusOr<v1::RunTasksResponse> TaskRunner::Run(
       }
       if (member->agent_address() != self_address_) continue;
       jobs.push_back([this, &task, &receiver, group, &run, where] {
-        return Annotate(ReceiveTask(task, receiver, *group, *tensors_, *transport_, run), where);
+        return Annotate(
+            ReceiveTask(task, receiver, *group, *tensors_, *transport_, run, *resolved_), where);
       });
     }
   }

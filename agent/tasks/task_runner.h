@@ -11,6 +11,7 @@
 #ifndef PARAMSYNC_AGENT_TASKS_TASK_RUNNER_H_
 #define PARAMSYNC_AGENT_TASKS_TASK_RUNNER_H_
 
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -23,11 +24,15 @@
 
 namespace paramsync::agent {
 
+// Buffers of cached plans' tasks, resolved once (task_runner.cc).
+class ResolvedTaskCache;
+
 class TaskRunner {
  public:
   // The pointers must outlive the runner. `memory` is where the registered
   // tensors live (host or this agent's GPU).
   TaskRunner(TensorRegistry* tensors, GroupTable* groups, Transport* transport, MemoryOps* memory);
+  ~TaskRunner();
 
   // Which group members are this agent's endpoints: those at this address. Call
   // once, before the agent registers.
@@ -50,6 +55,7 @@ class TaskRunner {
   GroupTable* const groups_;
   Transport* const transport_;
   MemoryOps* const memory_;
+  const std::unique_ptr<ResolvedTaskCache> resolved_;  // Defined in the .cc.
 };
 
 }  // namespace paramsync::agent

@@ -91,6 +91,7 @@ absl::Status TensorRegistry::RegisterEndpoint(const v1::LocalRegisterEndpointReq
   }
   absl::MutexLock lock(&mu_);
   endpoint->registration = next_registration_++;
+  ++generation_;
   std::unique_ptr<Endpoint>& slot = endpoints_[EndpointKey(spec.model(), spec.rank())];
   if (slot != nullptr) Retire(std::move(slot));
   slot = std::move(endpoint);
@@ -112,6 +113,12 @@ void TensorRegistry::Remove(const EndpointKey& endpoint) {
   if (it == endpoints_.end()) return;
   Retire(std::move(it->second));
   endpoints_.erase(it);
+  ++generation_;
+}
+
+uint64_t TensorRegistry::generation() const {
+  absl::MutexLock lock(&mu_);
+  return generation_;
 }
 
 absl::StatusOr<uint64_t> TensorRegistry::Registration(const EndpointKey& endpoint) const {
@@ -129,6 +136,7 @@ void TensorRegistry::MarkGone(const EndpointKey& endpoint, uint64_t registration
   auto it = endpoints_.find(endpoint);
   if (it == endpoints_.end() || it->second->registration != registration) return;
   it->second->gone = true;
+  ++generation_;
   // Its process can no longer unlink its regions' names; the mappings stay.
   for (const auto& region : it->second->regions) {
     (void)SharedMemoryRegion::Unlink(region->name());

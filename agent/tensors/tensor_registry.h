@@ -67,6 +67,10 @@ class TensorRegistry {
   // FAILED_PRECONDITION when `endpoint` is gone, NOT_FOUND when unknown.
   absl::Status CheckPresent(const EndpointKey& endpoint) const;
 
+  // Changes whenever any endpoint is registered, removed or marked gone: views
+  // resolved at an older generation may be stale.
+  uint64_t generation() const;
+
   // NOT_FOUND names what is missing.
   absl::StatusOr<TensorView> Find(const EndpointKey& endpoint, const std::string& tensor) const;
 
@@ -98,6 +102,7 @@ class TensorRegistry {
   // std::map: an Endpoint's address must be stable, views point into it.
   std::map<EndpointKey, std::unique_ptr<Endpoint>> endpoints_ ABSL_GUARDED_BY(mu_);
   uint64_t next_registration_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   // Replaced or removed endpoints, kept mapped while a task may still hold views
   // into them: no task outlives kMaxRequestTime.
   void Retire(std::unique_ptr<Endpoint> endpoint) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
