@@ -314,6 +314,7 @@ absl::StatusOr<v1::RunTasksResponse> TaskRunner::Run(
                  {}};
   // Jobs by stage; each job is one send or one receive of a local endpoint.
   std::map<int, std::vector<std::function<absl::Status()>>> stages;
+  std::set<EndpointKey> local;  // This agent's endpoints that send or receive.
   for (const v1::TransferTask& task : tasks) {
     const std::string where = TaskName(request.sync_id(), task);
     if (task.stage() < 1) {
@@ -327,6 +328,7 @@ absl::StatusOr<v1::RunTasksResponse> TaskRunner::Run(
     }
     auto& jobs = stages[task.stage()];
     if (root->agent_address() == self_address_) {
+      local.insert(KeyOf(*root));
       jobs.push_back([this, &task, group, &run, where] {
         return Annotate(SendTask(task, *group, *tensors_, *transport_, run, *resolved_), where);
       });
@@ -338,6 +340,7 @@ absl::StatusOr<v1::RunTasksResponse> TaskRunner::Run(
             absl::StrCat(where, ": receiver rank ", receiver.sync_rank(), " is not in the group"));
       }
       if (member->agent_address() != self_address_) continue;
+      local.insert(KeyOf(*member));
       jobs.push_back([this, &task, &receiver, group, &run, where] {
         return Annotate(
             ReceiveTask(task, receiver, *group, *tensors_, *transport_, run, *resolved_), where);
@@ -375,14 +378,6 @@ absl::StatusOr<v1::RunTasksResponse> TaskRunner::Run(
   }
   // An endpoint whose process exited during the run may have sent or received
   // stale bytes: the sync must not commit.
-  std::set<EndpointKey> local;
-  for (const v1::TransferTask& task : tasks) {
-    absl::StatusOr<std::shared_ptr<const CollectiveGroup>> group = groups_->Find(task.group());
-    if (!group.ok()) continue;
-    for (const v1::GroupMember& member : (*group)->spec.members()) {
-      if (member.agent_address() == self_address_) local.insert(KeyOf(member));
-    }
-  }
   for (const EndpointKey& key : local) RETURN_IF_ERROR(tensors_->CheckPresent(key));
   response.set_bytes_received(run.counters.bytes);
   response.set_tensors_received(run.counters.tensors);

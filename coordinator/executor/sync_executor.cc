@@ -43,7 +43,6 @@ absl::Status SyncExecutor::ForEachAgent(const TransferPlan& plan,
 absl::Status SyncExecutor::AssignGroupIds(TransferPlan& plan, absl::Time deadline) {
   // Groups with a member on a GPU agent, by the agent of their first member.
   std::map<std::string, std::vector<std::string>> groups_by_head;
-  std::map<std::string, v1::AgentInfo> heads;
   std::set<std::string> needed;
   std::map<std::string, bool> gpu_agent;
   for (const AgentWork& work : plan.agents)
