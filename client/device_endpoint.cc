@@ -46,10 +46,8 @@ void DeviceEndpoint::CudaFree::operator()(char* p) const {
 }
 
 void* DeviceEndpoint::Data(const std::string& name) const {
-  for (const v1::LocalTensor& tensor : request_.tensors()) {
-    if (tensor.spec().name() == name) return allocation_.get() + tensor.offset();
-  }
-  return nullptr;
+  const v1::LocalTensor* tensor = Find(name);
+  return tensor == nullptr ? nullptr : allocation_.get() + tensor->offset();
 }
 
 absl::Status DeviceEndpoint::Write(const std::string& name, const void* src, uint64_t bytes) {

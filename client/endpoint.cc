@@ -45,23 +45,28 @@ std::vector<std::string> Endpoint::Names() const {
   return names;
 }
 
-uint64_t Endpoint::Bytes(const std::string& name) const {
+const v1::LocalTensor* Endpoint::Find(const std::string& name) const {
   for (const v1::LocalTensor& tensor : request_.tensors()) {
-    if (tensor.spec().name() == name) return tensor.nbytes();
+    if (tensor.spec().name() == name) return &tensor;
   }
-  return 0;
+  return nullptr;
+}
+
+uint64_t Endpoint::Bytes(const std::string& name) const {
+  const v1::LocalTensor* tensor = Find(name);
+  return tensor == nullptr ? 0 : tensor->nbytes();
 }
 
 absl::StatusOr<uint64_t> Endpoint::Locate(const std::string& name, uint64_t bytes) const {
-  for (const v1::LocalTensor& tensor : request_.tensors()) {
-    if (tensor.spec().name() != name) continue;
-    if (tensor.nbytes() != bytes) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("tensor '", name, "' has ", tensor.nbytes(), " bytes, not ", bytes));
-    }
-    return tensor.offset();
+  const v1::LocalTensor* tensor = Find(name);
+  if (tensor == nullptr) {
+    return absl::NotFoundError(absl::StrCat("this endpoint has no tensor '", name, "'"));
   }
-  return absl::NotFoundError(absl::StrCat("this endpoint has no tensor '", name, "'"));
+  if (tensor->nbytes() != bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tensor '", name, "' has ", tensor->nbytes(), " bytes, not ", bytes));
+  }
+  return tensor->offset();
 }
 
 absl::StatusOr<int64_t> Endpoint::Version(absl::Duration timeout) const {

@@ -52,6 +52,8 @@ class Endpoint {
  protected:
   // Attaches to the agent (see AgentAttachment) for the endpoint's lifetime.
   Endpoint(std::string agent_address, v1::LocalRegisterEndpointRequest request);
+  // The registered tensor `name`, or nullptr.
+  const v1::LocalTensor* Find(const std::string& name) const;
   // Offset of tensor `name` in its memory, after checking `bytes` against it.
   absl::StatusOr<uint64_t> Locate(const std::string& name, uint64_t bytes) const;
 

@@ -53,12 +53,8 @@ absl::StatusOr<std::unique_ptr<HostEndpoint>> HostEndpoint::Register(
 }
 
 void* HostEndpoint::Data(const std::string& name) const {
-  for (const v1::LocalTensor& tensor : request_.tensors()) {
-    if (tensor.spec().name() == name) {
-      return static_cast<char*>(region_.data()) + tensor.offset();
-    }
-  }
-  return nullptr;
+  const v1::LocalTensor* tensor = Find(name);
+  return tensor == nullptr ? nullptr : static_cast<char*>(region_.data()) + tensor->offset();
 }
 
 absl::Status HostEndpoint::Write(const std::string& name, const void* src, uint64_t bytes) {
