@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/credentials.h"
 #include "common/grpc_channels.h"
 
 namespace paramsync::agent {
@@ -16,8 +17,10 @@ std::string HostOf(const std::string& address) {
   return colon == std::string::npos ? address : address.substr(0, colon);
 }
 
-absl::StatusOr<DataPlane> MakeDataPlane(const std::string& device) {
-  if (device == "cpu" || absl::StartsWith(device, "cpu:")) return MakeHostDataPlane();
+absl::StatusOr<DataPlane> MakeDataPlane(const std::string& device, ChannelFactory channels) {
+  if (device == "cpu" || absl::StartsWith(device, "cpu:")) {
+    return MakeHostDataPlane(std::move(channels));
+  }
   int ordinal = -1;
   if (absl::StartsWith(device, "cuda:") && absl::SimpleAtoi(device.substr(5), &ordinal) &&
       ordinal >= 0) {
@@ -38,8 +41,24 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfi
   if (config.coordinator_address.empty()) {
     return absl::InvalidArgumentError("coordinator address must be set (--coordinator)");
   }
+  absl::StatusOr<Credentials> credentials = LoadCredentials(config.security);
+  if (!credentials.ok()) return credentials.status();
+  if (absl::Status tokens = CheckDaemonTokens(*credentials); !tokens.ok()) return tokens;
+  // Commands and pushes need the daemon token, which framework processes never
+  // hold (they present the shared token to AgentLocal): agents take commands
+  // only from the coordinator, and data only from other agents.
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> server_credentials =
+      MakeServerCredentials(
+          *credentials, config.listen_address,
+          {v1::AgentControl::service_full_name(), v1::AgentData::service_full_name()});
+  if (!server_credentials.ok()) return server_credentials.status();
+  // Channels to other agents (AgentData.Push) and to the coordinator.
+  ChannelFactory channels = [credentials = *credentials](const std::string& address) {
+    return MakeChannel(address, credentials, credentials.daemon_token);
+  };
+
   std::unique_ptr<AgentServer> agent(new AgentServer());
-  absl::StatusOr<DataPlane> data = MakeDataPlane(config.device);
+  absl::StatusOr<DataPlane> data = MakeDataPlane(config.device, channels);
   if (!data.ok()) return data.status();
   agent->data_ = *std::move(data);
   Transport* transport = agent->data_.transport.get();
@@ -53,7 +72,7 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfi
 
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(config.listen_address, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(config.listen_address, *server_credentials, &port);
   ConfigureServerLimits(builder);
   builder.RegisterService(agent->control_service_.get());
   builder.RegisterService(agent->data_service_.get());
@@ -79,12 +98,12 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfi
   self.set_address(agent->address_);
   self.set_gpu_index(agent->data_.gpu_index);
   self.set_device_kind(agent->data_.gpu_index >= 0 ? v1::DEVICE_KIND_GPU : v1::DEVICE_KIND_HOST);
-  agent->link_ = std::make_unique<CoordinatorLink>(MakeAgentChannel(config.coordinator_address),
-                                                   self, agent->tensors_.get(), config.rpc_timeout);
+  agent->link_ = std::make_unique<CoordinatorLink>(channels(config.coordinator_address), self,
+                                                   agent->tensors_.get(), config.rpc_timeout);
   agent->local_service_->set_link(agent->link_.get());
   agent->link_->Start();
-  LOG(INFO) << "agent serving on " << agent->address_ << ", coordinator "
-            << config.coordinator_address;
+  LOG(INFO) << "agent serving on " << agent->address_ << " (" << DescribeSecurity(*credentials)
+            << "), coordinator " << config.coordinator_address;
   return agent;
 }
 

@@ -21,6 +21,7 @@
 #include "agent/tasks/group_table.h"
 #include "agent/tasks/task_runner.h"
 #include "agent/tensors/tensor_registry.h"
+#include "common/credentials.h"
 
 namespace paramsync::agent {
 
@@ -32,6 +33,9 @@ struct AgentConfig {
   std::string device = "cpu";  // "cpu" or "cuda:N".
   std::string node_name;       // Physical host name; the advertise host when empty.
   absl::Duration rpc_timeout = absl::Seconds(10);
+  // TLS and tokens of the server, and of the calls to the coordinator and to
+  // other agents.
+  SecurityConfig security;
 };
 
 class AgentServer {

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "agent/memory/memory_ops.h"
 #include "agent/tensors/ipc_mapper.h"
+#include "agent/transport/host_transport.h"
 #include "agent/transport/inbox.h"
 #include "agent/transport/transport.h"
 
@@ -27,8 +28,9 @@ struct DataPlane {
   std::string device_id;  // Names the physical device (a GPU's UUID); empty for host.
 };
 
-// Host memory, the host transport (gRPC pushes between agents).
-DataPlane MakeHostDataPlane();
+// Host memory, the host transport (gRPC pushes between agents over channels
+// from `channels`).
+DataPlane MakeHostDataPlane(ChannelFactory channels);
 
 // One GPU: device memory, CUDA IPC, NCCL. Defined only in builds with CUDA
 // (agent/gpu/gpu_data_plane.cc); FAILED_PRECONDITION for an unusable device.

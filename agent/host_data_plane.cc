@@ -1,14 +1,13 @@
 #include "agent/data_plane.h"
 #include "agent/transport/host_transport.h"
-#include "common/grpc_channels.h"
 
 namespace paramsync::agent {
 
-DataPlane MakeHostDataPlane() {
+DataPlane MakeHostDataPlane(ChannelFactory channels) {
   DataPlane plane;
   plane.memory = std::make_unique<HostMemoryOps>();
   plane.inbox = std::make_unique<Inbox>(plane.memory.get());
-  plane.transport = std::make_unique<HostTransport>(plane.inbox.get(), &MakeAgentChannel);
+  plane.transport = std::make_unique<HostTransport>(plane.inbox.get(), std::move(channels));
   return plane;
 }
 

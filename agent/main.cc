@@ -9,6 +9,7 @@
 #include "absl/flags/parse.h"
 #include "absl/synchronization/notification.h"
 #include "agent/agent_server.h"
+#include "common/security_flags.h"
 #include "common/serve_until_signal.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:0", "host:port to serve on; port 0 picks a free one");
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
   config.coordinator_address = absl::GetFlag(FLAGS_coordinator);
   config.device = absl::GetFlag(FLAGS_device);
   config.node_name = absl::GetFlag(FLAGS_node_name);
+  config.security = paramsync::SecurityConfigFromFlags();
   auto agent = paramsync::agent::AgentServer::Start(config);
   if (!agent.ok()) {
     LOG(ERROR) << "agent failed to start: " << agent.status();

@@ -9,9 +9,9 @@
 #include <iostream>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "bench/bench_main.h"
 #include "bench/local_cluster.h"
 #include "client/coordinator_client.h"
 
@@ -106,11 +106,5 @@ absl::Status Run() {
 }  // namespace paramsync::bench
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
-  absl::Status status = paramsync::bench::Run();
-  if (!status.ok()) {
-    std::cerr << "demo FAILED: " << status << "\n";
-    return 1;
-  }
-  return 0;
+  return paramsync::bench::RunMain(argc, argv, "demo", paramsync::bench::Run);
 }

@@ -20,10 +20,10 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "bench/bench_main.h"
 #include "bench/local_cluster.h"
 #include "bench/model_layout.h"
 #include "client/coordinator_client.h"
@@ -33,6 +33,8 @@ ABSL_FLAG(std::string, preset, "qwen2.5-7b", "parameter set (bench/model_layout.
 ABSL_FLAG(std::string, scenario, "tp2_tp2", "tp2_tp2 (disaggregated) or tp2_tp4 (colocated)");
 ABSL_FLAG(int, syncs, 5, "timed syncs after the first (checked) one");
 ABSL_FLAG(bool, dump_shapes, false, "print the TP2 shard shapes as JSON and exit");
+ABSL_FLAG(int64_t, staging_budget_bytes, 0,
+          "the group's staging budget (SyncGroupSpec.staging_budget_bytes; 0: default)");
 
 namespace paramsync::bench {
 namespace {
@@ -50,7 +52,7 @@ uint64_t ShardBytes(const std::vector<ParameterLayout>& parameters, int tp) {
   uint64_t bytes = 0;
   for (const ParameterLayout& p : parameters) {
     uint64_t n = DTypeSize(p.dtype);
-    for (int64_t d : ShardShape(p, tp)) n *= d;
+    for (int64_t d : ShardShape(p, RankLayout{tp, 0})) n *= d;
     bytes += n;
   }
   return bytes;
@@ -96,21 +98,22 @@ absl::StatusOr<double> FlatBroadcastMs(const std::vector<std::pair<int, int>>& p
   return Median(times);
 }
 
-// GPU memory each process uses, as nvidia-smi reports it, by pid.
-std::string GpuMemoryOf(const std::vector<pid_t>& pids) {
+// The most GPU memory any of `pids` uses, in MiB, as nvidia-smi reports it
+// (-1 when it cannot tell).
+int MaxGpuMemoryMiB(const std::vector<pid_t>& pids) {
   FILE* out = popen("nvidia-smi --query-compute-apps=pid,used_memory --format=csv,noheader", "r");
-  if (out == nullptr) return "n/a";
-  std::vector<std::string> found;
+  if (out == nullptr) return -1;
+  int most = -1;
   char line[256];
   while (fgets(line, sizeof(line), out) != nullptr) {
     int pid = 0, mib = 0;
     if (sscanf(line, "%d, %d", &pid, &mib) == 2 &&
         std::find(pids.begin(), pids.end(), pid) != pids.end()) {
-      found.push_back(absl::StrCat(mib, " MiB"));
+      most = std::max(most, mib);
     }
   }
   pclose(out);
-  return absl::StrJoin(found, ", ");
+  return most;
 }
 
 absl::Status Run() {
@@ -121,8 +124,8 @@ absl::Status Run() {
   if (absl::GetFlag(FLAGS_dump_shapes)) {
     std::vector<std::string> items;
     for (const ParameterLayout& p : parameters) {
-      items.push_back(
-          absl::StrCat("[\"", p.name, "\", [", absl::StrJoin(ShardShape(p, 2), ", "), "]]"));
+      items.push_back(absl::StrCat("[\"", p.name, "\", [",
+                                   absl::StrJoin(ShardShape(p, RankLayout{2, 0}), ", "), "]]"));
     }
     std::cout << "[" << absl::StrJoin(items, ",\n ") << "]\n";
     return absl::OkStatus();
@@ -153,11 +156,16 @@ absl::Status Run() {
   spec.set_name("bench");
   spec.set_src_model("trainer");
   spec.set_dst_model("vllm");
+  spec.set_staging_budget_bytes(absl::GetFlag(FLAGS_staging_budget_bytes));
   absl::Status created = coordinator.CreateSyncGroup(spec);
   if (!created.ok()) return created;
   absl::StatusOr<std::vector<std::string>> filled =
       LocalCluster::CommandAll(*trainer_ranks, "fill 1");
   if (!filled.ok()) return filled.status();
+  std::vector<pid_t> agent_pids;
+  for (int i = 0; i < 4; ++i) agent_pids.push_back((*cluster)->agent(i).pid());
+  // Before any communicator exists an agent holds just its CUDA context.
+  const int context_mib = MaxGpuMemoryMiB(agent_pids);
 
   // First sync: creates the communicators; then every byte is checked.
   absl::StatusOr<v1::SyncResponse> first = coordinator.Sync("bench");
@@ -171,7 +179,8 @@ absl::Status Run() {
                    first->duration_ms(), static_cast<long long>(first->bytes()))
             << std::flush;
 
-  std::vector<double> sync_ms, control_ms;
+  std::vector<double> sync_ms, control_ms, commit_ms;
+  int64_t peak_staging = first->peak_staging_bytes();
   for (int i = 0; i < absl::GetFlag(FLAGS_syncs); ++i) {
     absl::StatusOr<v1::SyncResponse> report = coordinator.Sync("bench");
     if (!report.ok()) return report.status();
@@ -179,20 +188,24 @@ absl::Status Run() {
     for (const v1::StageReport& stage : report->stages()) data_ms += stage.duration_ms();
     sync_ms.push_back(report->duration_ms());
     control_ms.push_back(report->duration_ms() - data_ms);
+    commit_ms.push_back(report->commit_round_ms());
+    peak_staging = std::max(peak_staging, report->peak_staging_bytes());
   }
-  std::vector<pid_t> agent_pids;
-  for (int i = 0; i < 4; ++i) agent_pids.push_back((*cluster)->agent(i).pid());
-  const std::string agent_memory = GpuMemoryOf(agent_pids);
+  // After the syncs it also holds its communicators' buffers (staging is freed).
+  const int with_nccl_mib = MaxGpuMemoryMiB(agent_pids);
 
   absl::StatusOr<double> flat_ms = FlatBroadcastMs({{0, 2}, {1, 3}}, shard_bytes, 5);
   if (!flat_ms.ok()) return flat_ms.status();
   const double sync = Median(sync_ms);
+  const double staging_mib = peak_staging / double{1 << 20};
   std::cout << absl::StrFormat(
       "\n%-44s %10s %12s %8s\n"
       "%-44s %10.2f %12.1f %8s\n"
       "%-44s %10.2f %12.1f %8.3f\n"
-      "control plane (sync minus agents' stage time) %12s\n"
-      "agent processes' GPU memory (CUDA context + NCCL + staging): %s\n",
+      "control plane (sync minus agents' stage time) %12s (commit round %.2f ms)\n"
+      "staging waves %d; agent GPU memory (largest agent): CUDA context %d MiB, + NCCL "
+      "communicators %d MiB, peak staging %.0f MiB\n"
+      "agent GPU memory beyond NCCL's buffers (context + peak staging): %.0f MiB\n",
       "measurement (median)", "ms", "GB/s/pair", "ratio", "flat ncclBroadcast, 1 shard, 2 pairs",
       *flat_ms, shard_bytes / *flat_ms / 1e6, "1.000",
       absl::StrCat("paramsync Sync (", scenario, ")"), sync, shard_bytes / sync / 1e6,
@@ -200,7 +213,8 @@ absl::Status Run() {
       // Stages of different agents overlap in time: only a one-stage sync's
       // wall time splits into data and control.
       colocated ? std::string("n/a (2 stages)") : absl::StrFormat("%.2f ms", Median(control_ms)),
-      agent_memory);
+      Median(commit_ms), first->waves(), context_mib, with_nccl_mib - context_mib, staging_mib,
+      context_mib + staging_mib);
   return absl::OkStatus();
 }
 
@@ -208,11 +222,5 @@ absl::Status Run() {
 }  // namespace paramsync::bench
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
-  absl::Status status = paramsync::bench::Run();
-  if (!status.ok()) {
-    std::cerr << "gpu_sync_bench failed: " << status << "\n";
-    return 1;
-  }
-  return 0;
+  return paramsync::bench::RunMain(argc, argv, "gpu_sync_bench", paramsync::bench::Run);
 }

@@ -47,6 +47,23 @@ absl::Status HolderError(const std::string& line) {
 
 }  // namespace
 
+std::vector<std::string> SecurityFlags(const SecurityConfig& config, bool daemon) {
+  std::vector<std::string> flags;
+  auto add = [&flags](const char* flag, const std::string& value) {
+    if (!value.empty()) flags.push_back(absl::StrCat("--", flag, "=", value));
+  };
+  add("tls_cert", config.tls_cert);
+  add("tls_key", config.tls_key);
+  add("tls_ca", config.tls_ca);
+  add("tls_server_name", config.tls_server_name);
+  add("token_file", config.token_file);
+  if (daemon) {
+    add("daemon_token_file", config.daemon_token_file);
+    if (config.allow_insecure_remote) flags.push_back("--allow_insecure_remote");
+  }
+  return flags;
+}
+
 std::string MakeWorkDir(const std::string& name) {
   const char* base = getenv("TEST_TMPDIR");
   std::string pattern = absl::StrCat(base != nullptr ? base : "/tmp", "/", name, "-XXXXXX");
@@ -72,13 +89,15 @@ absl::StatusOr<std::string> LocalCluster::StartDaemon(const std::vector<std::str
 }
 
 absl::StatusOr<std::string> LocalCluster::StartCoordinator(const std::string& listen) {
-  return StartDaemon({Binary("coordinator/paramsync-coordinator"),
-                      absl::StrCat("--listen=", listen), "--heartbeat_interval_ms=200"},
-                     absl::StrCat("coordinator", coordinator_starts_++), &coordinator_);
+  std::vector<std::string> argv = {Binary("coordinator/paramsync-coordinator"),
+                                   absl::StrCat("--listen=", listen),
+                                   "--heartbeat_interval_ms=200"};
+  for (std::string& flag : SecurityFlags(security_.daemons, true)) argv.push_back(std::move(flag));
+  return StartDaemon(argv, absl::StrCat("coordinator", coordinator_starts_++), &coordinator_);
 }
 
 absl::Status LocalCluster::WaitForAgents(int count) {
-  client::CoordinatorClient coordinator(coordinator_address_);
+  client::CoordinatorClient coordinator(coordinator_address_, security_.clients);
   const absl::Time deadline = absl::Now() + kStartTimeout;
   while (true) {
     absl::StatusOr<v1::ListAgentsResponse> agents = coordinator.ListAgents();
@@ -106,19 +125,26 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(int num_agents
 
 absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
     const std::vector<std::string>& devices, const std::string& work_dir) {
+  return Start(devices, work_dir, ClusterSecurity());
+}
+
+absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
+    const std::vector<std::string>& devices, const std::string& work_dir,
+    const ClusterSecurity& security) {
   const int num_agents = static_cast<int>(devices.size());
   const char* bin_dir = getenv("PARAMSYNC_BIN_DIR");
   std::unique_ptr<LocalCluster> cluster(
-      new LocalCluster(work_dir, bin_dir != nullptr ? bin_dir : ""));
+      new LocalCluster(work_dir, bin_dir != nullptr ? bin_dir : "", security));
   absl::StatusOr<std::string> address = cluster->StartCoordinator("127.0.0.1:0");
   if (!address.ok()) return address.status();
   cluster->coordinator_address_ = *address;
   for (int i = 0; i < num_agents; ++i) {
     std::unique_ptr<ChildProcess> agent;
-    address = cluster->StartDaemon({cluster->Binary("agent/paramsync-agent"),
-                                    "--listen=127.0.0.1:0", absl::StrCat("--device=", devices[i]),
-                                    absl::StrCat("--coordinator=", cluster->coordinator_address_)},
-                                   absl::StrCat("agent", i), &agent);
+    std::vector<std::string> argv = {cluster->Binary("agent/paramsync-agent"),
+                                     "--listen=127.0.0.1:0", absl::StrCat("--device=", devices[i]),
+                                     absl::StrCat("--coordinator=", cluster->coordinator_address_)};
+    for (std::string& flag : SecurityFlags(security.daemons, true)) argv.push_back(std::move(flag));
+    address = cluster->StartDaemon(argv, absl::StrCat("agent", i), &agent);
     if (!address.ok()) return address.status();
     cluster->agents_.push_back(std::move(agent));
     cluster->agent_addresses_.push_back(*address);
@@ -161,9 +187,16 @@ absl::StatusOr<std::vector<ChildProcess*>> LocalCluster::Deploy(const ModelDeplo
     if (model.trainer) {
       argv.push_back(absl::StrCat("--dp_size=", model.dp));
       argv.push_back(absl::StrCat("--dp_rank=", rank / model.tp));
+      // Megatron's expert-parallel groups lie inside the data-parallel ones.
+      argv.push_back(absl::StrCat("--ep_size=", model.ep));
+      argv.push_back(absl::StrCat("--ep_rank=", (rank / model.tp) % model.ep));
     } else {
       argv.push_back(absl::StrCat("--replica=", rank / model.tp));
       argv.push_back(absl::StrCat("--local_rank=", rank % model.tp));
+      argv.push_back(absl::StrCat("--expert_layout=", model.expert_layout));
+    }
+    for (std::string& flag : SecurityFlags(security_.clients, false)) {
+      argv.push_back(std::move(flag));
     }
     absl::StatusOr<std::unique_ptr<ChildProcess>> holder = ChildProcess::Spawn(
         argv, absl::StrCat(work_dir_, "/", model.model, "-", rank, ".log"), true);

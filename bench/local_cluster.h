@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "bench/child_process.h"
+#include "common/credentials.h"
 
 namespace paramsync::bench {
 
@@ -28,7 +29,22 @@ struct ModelDeployment {
   uint64_t seed = 1;
   std::string mismatch;  // Passed to tensor_holder --mismatch.
   int skip_rank = -1;    // A rank not started (to test incomplete models).
+  int ep = 1;            // Trainer: expert parallel size (divides dp).
+  // Inference: how routed experts are held ("experts" or "tp", tensor_holder's
+  // --expert_layout); matters for HEP syncs only.
+  std::string expert_layout = "tp";
 };
+
+// TLS material and tokens (files) of a cluster's processes; empty configs run
+// plaintext without tokens.
+struct ClusterSecurity {
+  SecurityConfig daemons;  // Coordinator and agents (with the daemon token).
+  SecurityConfig clients;  // Framework processes and the cluster's own client.
+};
+
+// The command-line flags that give a process `config` (--tls_cert=..., ...;
+// the daemon-only ones only when `daemon`).
+std::vector<std::string> SecurityFlags(const SecurityConfig& config, bool daemon);
 
 class LocalCluster {
  public:
@@ -40,12 +56,17 @@ class LocalCluster {
   // processes put their tensors on their agent's device.
   static absl::StatusOr<std::unique_ptr<LocalCluster>> Start(
       const std::vector<std::string>& devices, const std::string& work_dir);
+  // Same, every process with its part of `security`.
+  static absl::StatusOr<std::unique_ptr<LocalCluster>> Start(
+      const std::vector<std::string>& devices, const std::string& work_dir,
+      const ClusterSecurity& security);
   ~LocalCluster();
 
   const std::string& coordinator_address() const { return coordinator_address_; }
   const std::string& agent_address(int i) const { return agent_addresses_[i]; }
   ChildProcess& coordinator() { return *coordinator_; }
   ChildProcess& agent(int i) { return *agents_[i]; }
+  const ClusterSecurity& security() const { return security_; }
 
   // Stops the coordinator (SIGKILL when `crash`, else SIGTERM) and starts a new
   // one on the same address; agents must find it and register again by
@@ -64,8 +85,10 @@ class LocalCluster {
       const std::vector<ChildProcess*>& processes, const std::string& command);
 
  private:
-  LocalCluster(std::string work_dir, std::string bin_dir)
-      : work_dir_(std::move(work_dir)), bin_dir_(std::move(bin_dir)) {}
+  LocalCluster(std::string work_dir, std::string bin_dir, ClusterSecurity security)
+      : work_dir_(std::move(work_dir)),
+        bin_dir_(std::move(bin_dir)),
+        security_(std::move(security)) {}
   std::string Binary(const std::string& relative) const;
   absl::StatusOr<std::string> StartDaemon(const std::vector<std::string>& argv,
                                           const std::string& name,
@@ -77,6 +100,7 @@ class LocalCluster {
 
   const std::string work_dir_;
   const std::string bin_dir_;
+  const ClusterSecurity security_;
   std::string coordinator_address_;
   std::vector<std::string> agent_addresses_;
   std::vector<std::string> agent_devices_;

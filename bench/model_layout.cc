@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/dtype.h"
-#include "common/tensor_slice.h"
+#include "common/tensor_box.h"
 
 namespace paramsync::bench {
 namespace {
@@ -36,9 +36,16 @@ absl::StatusOr<ModelShape> ModelPreset(const std::string& name) {
   if (name == "moe-small-tensors") {
     return ModelShape{24, 1024, 0, 32000, v1::DTYPE_BFLOAT16, 0, false, 64, 192};
   }
+  if (name == "moe-hep-small") {
+    return ModelShape{2, 64, 0, 256, v1::DTYPE_BFLOAT16, 0, false, 8, 32, true};
+  }
+  if (name == "moe-hep-medium") {
+    return ModelShape{8, 1024, 0, 32000, v1::DTYPE_BFLOAT16, 0, false, 64, 512, true};
+  }
   return absl::InvalidArgumentError(absl::StrCat(
       "model preset '", name,
-      "' is unknown; accepted: tiny, small, transformer-100m, qwen2.5-7b, moe-small-tensors"));
+      "' is unknown; accepted: tiny, small, transformer-100m, qwen2.5-7b, moe-small-tensors, "
+      "moe-hep-small, moe-hep-medium"));
 }
 
 std::vector<ParameterLayout> TransformerParameters(const ModelShape& s) {
@@ -58,7 +65,18 @@ std::vector<ParameterLayout> TransformerParameters(const ModelShape& s) {
       out.push_back({prefix + "mlp.linear_fc1.weight", s.dtype, {2 * s.ffn, s.hidden}, 0});
       out.push_back({prefix + "mlp.linear_fc2.weight", s.dtype, {s.hidden, s.ffn}, 1});
     }
-    for (int e = 0; e < s.experts; ++e) {
+    if (s.stacked_experts) {
+      const int64_t n = s.experts;
+      out.push_back({prefix + "mlp.router.weight", s.dtype, {n, s.hidden}, std::nullopt});
+      out.push_back({prefix + "mlp.experts.linear_fc1.weight",
+                     s.dtype,
+                     {n, 2 * s.expert_ffn, s.hidden},
+                     1,
+                     0});
+      out.push_back(
+          {prefix + "mlp.experts.linear_fc2.weight", s.dtype, {n, s.hidden, s.expert_ffn}, 2, 0});
+    }
+    for (int e = 0; e < s.experts && !s.stacked_experts; ++e) {
       const std::string expert = absl::StrCat(prefix, "mlp.experts.local_experts.", e, ".");
       out.push_back({expert + "linear_fc1.weight", s.dtype, {2 * s.expert_ffn, s.hidden}, 0});
       out.push_back({expert + "linear_fc2.weight", s.dtype, {s.hidden, s.expert_ffn}, 1});
@@ -69,17 +87,29 @@ std::vector<ParameterLayout> TransformerParameters(const ModelShape& s) {
   return out;
 }
 
-std::vector<int64_t> ShardShape(const ParameterLayout& parameter, int tp_size) {
-  std::vector<int64_t> shape = parameter.full_shape;
-  if (parameter.tp_split_dim.has_value()) shape[*parameter.tp_split_dim] /= tp_size;
-  return shape;
+ShardBox BoxOf(const ParameterLayout& parameter, const RankLayout& layout) {
+  ShardBox box{std::vector<int64_t>(parameter.full_shape.size(), 0), parameter.full_shape};
+  const auto split = [&box](int dim, int parts, int part) {
+    box.extent[dim] /= parts;
+    box.start[dim] = part * box.extent[dim];
+  };
+  const bool routed = parameter.expert_dim.has_value();
+  if (routed) split(*parameter.expert_dim, layout.expert_parts, layout.expert_part);
+  if (parameter.tp_split_dim.has_value() && (!routed || layout.experts_tp_split)) {
+    split(*parameter.tp_split_dim, layout.tp_size, layout.tp_rank);
+  }
+  return box;
+}
+
+std::vector<int64_t> ShardShape(const ParameterLayout& parameter, const RankLayout& layout) {
+  return BoxOf(parameter, layout).extent;
 }
 
 std::vector<client::TensorDecl> ShardDecls(const std::vector<ParameterLayout>& parameters,
-                                           int tp_size) {
+                                           const RankLayout& layout) {
   std::vector<client::TensorDecl> out;
   for (const ParameterLayout& p : parameters) {
-    out.push_back({p.name, p.dtype, ShardShape(p, tp_size), p.tp_split_dim});
+    out.push_back({p.name, p.dtype, ShardShape(p, layout), p.tp_split_dim, p.expert_dim});
   }
   return out;
 }
@@ -89,7 +119,7 @@ uint64_t FullBytes(const ParameterLayout& parameter) {
 }
 
 absl::Status FillShard(const ParameterLayout& parameter, uint64_t seed, int64_t version,
-                       int tp_size, int tp_rank, void* out, uint64_t out_bytes) {
+                       const RankLayout& layout, void* out, uint64_t out_bytes) {
   // Whole 8-byte words of the full tensor from a counter-based generator, so
   // every rank derives the same full tensor independently.
   const uint64_t full_bytes = FullBytes(parameter);
@@ -97,17 +127,15 @@ absl::Status FillShard(const ParameterLayout& parameter, uint64_t seed, int64_t 
   const uint64_t key = SplitMix64(seed ^ std::hash<std::string>()(parameter.name) ^
                                   SplitMix64(static_cast<uint64_t>(version)));
   for (uint64_t i = 0; i < words.size(); ++i) words[i] = SplitMix64(key + i);
-  if (!parameter.tp_split_dim.has_value() || tp_size == 1) {
-    if (out_bytes != full_bytes) {
-      return absl::InvalidArgumentError(absl::StrCat("'", parameter.name, "' needs ", full_bytes,
-                                                     " bytes, buffer has ", out_bytes));
-    }
-    std::memcpy(out, words.data(), full_bytes);
-    return absl::OkStatus();
+  const ShardBox box = BoxOf(parameter, layout);
+  const std::vector<int64_t> zero(box.extent.size(), 0);
+  const BoxCopySpec copy{parameter.full_shape,      box.start, box.extent, zero, box.extent,
+                         DTypeSize(parameter.dtype)};
+  absl::Status status = CopyBoxOnHost(copy, words.data(), full_bytes, out, out_bytes);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("'", parameter.name, "': ", status.message()));
   }
-  SliceSpec slice{parameter.full_shape, DTypeSize(parameter.dtype), *parameter.tp_split_dim,
-                  tp_size, tp_rank};
-  return CopySlice(slice, words.data(), out, out_bytes);
+  return absl::OkStatus();
 }
 
 }  // namespace paramsync::bench

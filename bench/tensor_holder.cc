@@ -7,6 +7,8 @@
 //   version   -> "ok <version held>"
 //   quit
 // Startup prints "ready" once registered, or "error <CODE> <message>" and exits 1.
+// TLS and the bearer token come from the PARAMSYNC_* environment variables or
+// the --tls_* / --token_file flags.
 #include <csignal>
 #include <iostream>
 #include <string>
@@ -20,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "bench/model_layout.h"
+#include "client/client_security.h"
 #include "client/host_endpoint.h"
 #ifdef PARAMSYNC_WITH_CUDA
 #include "client/device_endpoint.h"
@@ -35,11 +38,21 @@ ABSL_FLAG(int, tp_size, 1, "tensor parallel size");
 ABSL_FLAG(int, tp_rank, 0, "tensor parallel rank");
 ABSL_FLAG(int, dp_size, 1, "trainer data parallel size");
 ABSL_FLAG(int, dp_rank, 0, "trainer data parallel rank");
+ABSL_FLAG(int, ep_size, 1, "trainer expert parallel size (divides dp_size)");
+ABSL_FLAG(int, ep_rank, 0, "trainer expert parallel rank");
+ABSL_FLAG(std::string, expert_layout, "tp",
+          "inference: how routed experts are held: 'experts' (each rank a block of whole "
+          "experts) or 'tp' (every expert, split by TP)");
 ABSL_FLAG(std::string, preset, "small", "parameter set: tiny, small, transformer-100m");
 ABSL_FLAG(uint64_t, seed, 1, "seed of the deterministic weights");
 ABSL_FLAG(std::string, device, "cpu", "where the tensors live: cpu (shared memory) or cuda:N");
 ABSL_FLAG(std::string, mismatch, "",
           "register a broken parameter set: 'dtype' or 'shape' of the first tensor differs");
+ABSL_FLAG(std::string, tls_ca, "", "PEM CA verifying the agent (TLS)");
+ABSL_FLAG(std::string, tls_cert, "", "PEM client certificate (mutual TLS)");
+ABSL_FLAG(std::string, tls_key, "", "PEM key of --tls_cert");
+ABSL_FLAG(std::string, tls_server_name, "", "name to verify in the agent's certificate");
+ABSL_FLAG(std::string, token_file, "", "file holding the bearer token");
 
 namespace paramsync::bench {
 namespace {
@@ -61,18 +74,16 @@ void EndLoopOnSigterm() {
 class Holder {
  public:
   Holder(std::vector<ParameterLayout> parameters, std::unique_ptr<client::Endpoint> endpoint,
-         int tp_size, int tp_rank, uint64_t seed)
+         const RankLayout& layout, uint64_t seed)
       : parameters_(std::move(parameters)),
         endpoint_(std::move(endpoint)),
-        tp_size_(tp_size),
-        tp_rank_(tp_rank),
+        layout_(layout),
         seed_(seed) {}
 
   std::string Fill(int64_t version) {
     for (const ParameterLayout& p : parameters_) {
       std::vector<char> bytes(endpoint_->Bytes(p.name));
-      absl::Status status =
-          FillShard(p, seed_, version, tp_size_, tp_rank_, bytes.data(), bytes.size());
+      absl::Status status = FillShard(p, seed_, version, layout_, bytes.data(), bytes.size());
       if (status.ok()) status = endpoint_->Write(p.name, bytes.data(), bytes.size());
       if (!status.ok()) return absl::StrCat("error ", status.message());
     }
@@ -84,7 +95,7 @@ class Holder {
     for (const ParameterLayout& p : parameters_) {
       const uint64_t n = endpoint_->Bytes(p.name);
       std::vector<char> expected(n), actual(n);
-      absl::Status status = FillShard(p, seed_, version, tp_size_, tp_rank_, expected.data(), n);
+      absl::Status status = FillShard(p, seed_, version, layout_, expected.data(), n);
       if (status.ok()) status = endpoint_->Read(p.name, actual.data(), n);
       if (!status.ok()) return absl::StrCat("error ", status.message());
       if (actual != expected) {
@@ -111,8 +122,7 @@ class Holder {
  private:
   const std::vector<ParameterLayout> parameters_;
   const std::unique_ptr<client::Endpoint> endpoint_;
-  const int tp_size_;
-  const int tp_rank_;
+  const RankLayout layout_;
   const uint64_t seed_;
 };
 
@@ -133,7 +143,25 @@ absl::StatusOr<std::unique_ptr<client::Endpoint>> Register(
       absl::StrCat("--device is '", device, "'; accepted: cpu, cuda:N"));
 }
 
+// The environment's client settings, each overridden by its flag when given.
+absl::Status ConfigureSecurity() {
+  SecurityConfig config = SecurityConfig::FromEnvironment();
+  auto set = [](std::string* field, const std::string& flag) {
+    if (!flag.empty()) *field = flag;
+  };
+  set(&config.tls_ca, absl::GetFlag(FLAGS_tls_ca));
+  set(&config.tls_cert, absl::GetFlag(FLAGS_tls_cert));
+  set(&config.tls_key, absl::GetFlag(FLAGS_tls_key));
+  set(&config.tls_server_name, absl::GetFlag(FLAGS_tls_server_name));
+  set(&config.token_file, absl::GetFlag(FLAGS_token_file));
+  return client::SetClientSecurity(config);
+}
+
 int Run() {
+  if (absl::Status security = ConfigureSecurity(); !security.ok()) {
+    std::cout << "error " << CodeName(security.code()) << " " << security.message() << std::endl;
+    return 1;
+  }
   absl::StatusOr<ModelShape> shape = ModelPreset(absl::GetFlag(FLAGS_preset));
   if (!shape.ok()) {
     std::cout << "error INVALID_ARGUMENT " << shape.status().message() << std::endl;
@@ -141,7 +169,23 @@ int Run() {
   }
   std::vector<ParameterLayout> parameters = TransformerParameters(*shape);
   const int tp_size = absl::GetFlag(FLAGS_tp_size);
-  std::vector<client::TensorDecl> decls = ShardDecls(parameters, tp_size);
+  const bool trainer = absl::GetFlag(FLAGS_role) == "trainer";
+  const std::string expert_layout = absl::GetFlag(FLAGS_expert_layout);
+  if (expert_layout != "experts" && expert_layout != "tp") {
+    std::cout << "error INVALID_ARGUMENT --expert_layout is '" << expert_layout
+              << "'; accepted: experts, tp" << std::endl;
+    return 1;
+  }
+  RankLayout layout{tp_size, absl::GetFlag(FLAGS_tp_rank)};
+  if (trainer) {
+    layout.expert_parts = absl::GetFlag(FLAGS_ep_size);
+    layout.expert_part = absl::GetFlag(FLAGS_ep_rank);
+  } else if (expert_layout == "experts") {
+    layout.expert_parts = tp_size;
+    layout.expert_part = layout.tp_rank;
+    layout.experts_tp_split = false;
+  }
+  std::vector<client::TensorDecl> decls = ShardDecls(parameters, layout);
   const std::string mismatch = absl::GetFlag(FLAGS_mismatch);
   if (mismatch == "dtype") {
     decls[0].dtype = decls[0].dtype == v1::DTYPE_FLOAT32 ? v1::DTYPE_FLOAT16 : v1::DTYPE_FLOAT32;
@@ -151,7 +195,6 @@ int Run() {
 
   v1::EndpointSpec spec;
   spec.set_model(absl::GetFlag(FLAGS_model));
-  const bool trainer = absl::GetFlag(FLAGS_role) == "trainer";
   spec.set_role(trainer ? v1::ROLE_TRAINER : v1::ROLE_INFERENCE);
   spec.set_rank(absl::GetFlag(FLAGS_rank));
   spec.set_replica(absl::GetFlag(FLAGS_replica));
@@ -160,7 +203,8 @@ int Run() {
   parallel->set_tp_size(tp_size);
   parallel->set_tp_rank(absl::GetFlag(FLAGS_tp_rank));
   parallel->set_pp_size(1);
-  parallel->set_ep_size(1);
+  parallel->set_ep_size(trainer ? absl::GetFlag(FLAGS_ep_size) : 1);
+  parallel->set_ep_rank(trainer ? absl::GetFlag(FLAGS_ep_rank) : 0);
   parallel->set_dp_size(absl::GetFlag(FLAGS_dp_size));
   parallel->set_dp_rank(absl::GetFlag(FLAGS_dp_rank));
 
@@ -171,8 +215,7 @@ int Run() {
               << endpoint.status().message() << std::endl;
     return 1;
   }
-  Holder holder(std::move(parameters), *std::move(endpoint), tp_size, parallel->tp_rank(),
-                absl::GetFlag(FLAGS_seed));
+  Holder holder(std::move(parameters), *std::move(endpoint), layout, absl::GetFlag(FLAGS_seed));
   EndLoopOnSigterm();
   std::cout << "ready" << std::endl;
   std::string line;

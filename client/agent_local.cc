@@ -1,7 +1,7 @@
 #include "client/agent_local.h"
 
 #include "absl/strings/str_cat.h"
-#include "common/grpc_channels.h"
+#include "client/client_security.h"
 #include "common/grpc_status.h"
 #include "paramsync/v1/agent.grpc.pb.h"
 
@@ -10,7 +10,9 @@ namespace paramsync::client {
 absl::Status RegisterWithAgent(const std::string& agent_address,
                                const v1::LocalRegisterEndpointRequest& request,
                                absl::Duration timeout) {
-  auto stub = v1::AgentLocal::NewStub(MakeAgentChannel(agent_address));
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = ClientChannel(agent_address);
+  if (!channel.ok()) return channel.status();
+  auto stub = v1::AgentLocal::NewStub(*channel);
   grpc::ClientContext context;
   SetTimeout(context, timeout);
   context.set_wait_for_ready(true);  // The agent may still be starting.
@@ -29,7 +31,10 @@ std::unique_ptr<AgentAttachment> AgentAttachment::Start(const std::string& agent
   // the destructor cancels it or the agent goes away.
   AgentAttachment* self = attachment.get();
   self->reader_ = std::thread([self, agent_address, request] {
-    auto stub = v1::AgentLocal::NewStub(MakeAgentChannel(agent_address));
+    // Registration used the same credentials, so they loaded then.
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = ClientChannel(agent_address);
+    if (!channel.ok()) return;
+    auto stub = v1::AgentLocal::NewStub(*channel);
     std::unique_ptr<grpc::ClientReader<v1::AttachEvent>> reader =
         stub->Attach(&self->context_, request);
     v1::AttachEvent event;
@@ -47,7 +52,9 @@ AgentAttachment::~AgentAttachment() {
 
 absl::StatusOr<int64_t> QueryVersion(const std::string& agent_address, const std::string& model,
                                      int rank, absl::Duration timeout) {
-  auto stub = v1::AgentLocal::NewStub(MakeAgentChannel(agent_address));
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = ClientChannel(agent_address);
+  if (!channel.ok()) return channel.status();
+  auto stub = v1::AgentLocal::NewStub(*channel);
   grpc::ClientContext context;
   SetTimeout(context, timeout);
   v1::GetVersionRequest request;

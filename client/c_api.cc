@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/agent_local.h"
+#include "client/client_security.h"
 #include "client/coordinator_client.h"
 #include "client/host_endpoint.h"
 
@@ -60,6 +61,8 @@ char* ToJson(const google::protobuf::Message& message) {
   return strdup(json.c_str());
 }
 
+std::string OrEmpty(const char* s) { return s == nullptr ? "" : s; }
+
 absl::Status CheckAddress(const char* address) {
   if (address == nullptr || *address == '\0') {
     return absl::InvalidArgumentError("address must be a non-empty host:port");
@@ -74,6 +77,18 @@ extern "C" {
 const char* paramsync_last_error(void) { return last_error.c_str(); }
 
 void paramsync_free_string(char* s) { std::free(s); }
+
+int paramsync_set_security(const char* tls_ca, const char* tls_cert, const char* tls_key,
+                           const char* token_file, const char* tls_server_name) {
+  paramsync::SecurityConfig config;
+  config.tls_ca = OrEmpty(tls_ca);
+  config.tls_cert = OrEmpty(tls_cert);
+  config.tls_key = OrEmpty(tls_key);
+  config.token_file = OrEmpty(token_file);
+  config.tls_server_name = OrEmpty(tls_server_name);
+  absl::Status status = paramsync::client::SetClientSecurity(config);
+  return status.ok() ? Ok() : Fail(status);
+}
 
 int paramsync_endpoint_register(const char* agent_address, const char* request_json,
                                 int64_t timeout_ms, paramsync_endpoint** out) {

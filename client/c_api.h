@@ -22,6 +22,17 @@ typedef struct paramsync_endpoint paramsync_endpoint;
 const char* paramsync_last_error(void);
 void paramsync_free_string(char* s);
 
+/* Sets the TLS material and bearer token of every later call this process
+ * makes (paths of PEM files and of the token file; NULL or "" for none): TLS
+ * verified with `tls_ca` (and mutual with `tls_cert` + `tls_key`), the token
+ * sent as `authorization: Bearer <token>`. Without this call the
+ * PARAMSYNC_TLS_CA, PARAMSYNC_TLS_CERT, PARAMSYNC_TLS_KEY,
+ * PARAMSYNC_TLS_SERVER_NAME and PARAMSYNC_TOKEN_FILE environment variables
+ * give them. The files are read now: an error names the path and changes
+ * nothing. Endpoints already registered keep their connections. */
+int paramsync_set_security(const char* tls_ca, const char* tls_cert, const char* tls_key,
+                           const char* token_file, const char* tls_server_name);
+
 /* Registers a framework endpoint with the local agent. `request_json` is a
  * paramsync.v1.LocalRegisterEndpointRequest whose tensors carry only `spec`;
  * the library places them in a new shared-memory region. */

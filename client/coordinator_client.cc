@@ -1,17 +1,25 @@
 #include "client/coordinator_client.h"
 
 #include "absl/strings/str_cat.h"
-#include "common/grpc_channels.h"
+#include "client/client_security.h"
 #include "common/grpc_status.h"
 
 namespace paramsync::client {
 namespace {
 
+absl::StatusOr<std::shared_ptr<grpc::Channel>> ChannelWith(const std::string& address,
+                                                           const SecurityConfig& security) {
+  absl::StatusOr<Credentials> credentials = LoadCredentials(security);
+  if (!credentials.ok()) return credentials.status();
+  return MakeChannel(address, *credentials, credentials->token);
+}
+
 template <typename Request, typename Response>
-absl::StatusOr<Response> Call(v1::Coordinator::Stub* stub,
+absl::StatusOr<Response> Call(v1::Coordinator::Stub* stub, const absl::Status& channel_status,
                               grpc::Status (v1::Coordinator::Stub::*rpc)(grpc::ClientContext*,
                                                                          const Request&, Response*),
                               const Request& request, absl::Duration timeout, const char* method) {
+  if (stub == nullptr) return channel_status;
   grpc::ClientContext context;
   SetTimeout(context, timeout);
   Response response;
@@ -23,14 +31,23 @@ absl::StatusOr<Response> Call(v1::Coordinator::Stub* stub,
 }  // namespace
 
 CoordinatorClient::CoordinatorClient(const std::string& address)
-    : address_(address), stub_(v1::Coordinator::NewStub(MakeAgentChannel(address))) {}
+    : CoordinatorClient(address, ClientChannel(address)) {}
+
+CoordinatorClient::CoordinatorClient(const std::string& address, const SecurityConfig& security)
+    : CoordinatorClient(address, ChannelWith(address, security)) {}
+
+CoordinatorClient::CoordinatorClient(const std::string& address,
+                                     absl::StatusOr<std::shared_ptr<grpc::Channel>> channel)
+    : address_(address),
+      channel_status_(channel.status()),
+      stub_(channel.ok() ? v1::Coordinator::NewStub(*channel) : nullptr) {}
 
 absl::Status CoordinatorClient::CreateSyncGroup(const v1::SyncGroupSpec& group,
                                                 absl::Duration timeout) {
   v1::CreateSyncGroupRequest request;
   *request.mutable_group() = group;
-  return Call(stub_.get(), &v1::Coordinator::Stub::CreateSyncGroup, request, timeout,
-              "CreateSyncGroup")
+  return Call(stub_.get(), channel_status_, &v1::Coordinator::Stub::CreateSyncGroup, request,
+              timeout, "CreateSyncGroup")
       .status();
 }
 
@@ -43,34 +60,35 @@ absl::StatusOr<v1::SyncResponse> CoordinatorClient::Sync(const std::string& grou
 
 absl::StatusOr<v1::SyncResponse> CoordinatorClient::Sync(const v1::SyncRequest& request,
                                                          absl::Duration timeout) {
-  return Call(stub_.get(), &v1::Coordinator::Stub::Sync, request, timeout, "Sync");
+  return Call(stub_.get(), channel_status_, &v1::Coordinator::Stub::Sync, request, timeout, "Sync");
 }
 
 absl::StatusOr<v1::SyncPlan> CoordinatorClient::GetPlan(const std::string& group,
                                                         absl::Duration timeout) {
   v1::GetPlanRequest request;
   request.set_group(group);
-  absl::StatusOr<v1::GetPlanResponse> response =
-      Call(stub_.get(), &v1::Coordinator::Stub::GetPlan, request, timeout, "GetPlan");
+  absl::StatusOr<v1::GetPlanResponse> response = Call(
+      stub_.get(), channel_status_, &v1::Coordinator::Stub::GetPlan, request, timeout, "GetPlan");
   if (!response.ok()) return response.status();
   return response->plan();
 }
 
 absl::StatusOr<v1::ListAgentsResponse> CoordinatorClient::ListAgents(absl::Duration timeout) {
-  return Call(stub_.get(), &v1::Coordinator::Stub::ListAgents, v1::ListAgentsRequest(), timeout,
-              "ListAgents");
+  return Call(stub_.get(), channel_status_, &v1::Coordinator::Stub::ListAgents,
+              v1::ListAgentsRequest(), timeout, "ListAgents");
 }
 
 absl::StatusOr<v1::ListEndpointsResponse> CoordinatorClient::ListEndpoints(const std::string& model,
                                                                            absl::Duration timeout) {
   v1::ListEndpointsRequest request;
   request.set_model(model);
-  return Call(stub_.get(), &v1::Coordinator::Stub::ListEndpoints, request, timeout,
+  return Call(stub_.get(), channel_status_, &v1::Coordinator::Stub::ListEndpoints, request, timeout,
               "ListEndpoints");
 }
 
 absl::Status CoordinatorClient::WatchErrors(
     const std::function<bool(const v1::ErrorEvent&)>& on_event, absl::Duration timeout) {
+  if (stub_ == nullptr) return channel_status_;
   grpc::ClientContext context;
   SetTimeout(context, timeout);
   std::unique_ptr<grpc::ClientReader<v1::ErrorEvent>> reader =

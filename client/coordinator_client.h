@@ -12,13 +12,19 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/credentials.h"
 #include "paramsync/v1/coordinator.grpc.pb.h"
 
 namespace paramsync::client {
 
 class CoordinatorClient {
  public:
+  // With the process's client credentials (client/client_security.h: the
+  // PARAMSYNC_* environment variables by default).
   explicit CoordinatorClient(const std::string& address);
+  // With the TLS material and token of `security`. Either way, credentials
+  // that cannot be read fail every call with that error.
+  CoordinatorClient(const std::string& address, const SecurityConfig& security);
 
   absl::Status CreateSyncGroup(const v1::SyncGroupSpec& group,
                                absl::Duration timeout = absl::Seconds(10));
@@ -39,8 +45,12 @@ class CoordinatorClient {
                            absl::Duration timeout);
 
  private:
+  CoordinatorClient(const std::string& address,
+                    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel);
+
   const std::string address_;
-  const std::unique_ptr<v1::Coordinator::Stub> stub_;
+  const absl::Status channel_status_;
+  const std::unique_ptr<v1::Coordinator::Stub> stub_;  // Null when channel_status_ is an error.
 };
 
 }  // namespace paramsync::client

@@ -19,6 +19,7 @@ absl::StatusOr<v1::LocalRegisterEndpointRequest> LayOut(const v1::EndpointSpec& 
     spec->set_dtype(decl.dtype);
     for (int64_t d : decl.shape) spec->add_shape(d);
     if (decl.tp_split_dim.has_value()) spec->set_tp_split_dim(*decl.tp_split_dim);
+    if (decl.expert_dim.has_value()) spec->set_expert_dim(*decl.expert_dim);
     absl::StatusOr<uint64_t> bytes = TensorBytes(decl.dtype, decl.shape);
     if (!bytes.ok()) {
       return absl::InvalidArgumentError(

@@ -24,6 +24,7 @@ struct TensorDecl {
   v1::DType dtype = v1::DTYPE_FLOAT32;
   std::vector<int64_t> shape;       // The local shard.
   std::optional<int> tp_split_dim;  // Absent: every TP rank holds it whole.
+  std::optional<int> expert_dim;    // Stacked routed experts (HEP): the expert dimension.
 };
 
 // The registration request of `endpoint` with `tensors` laid out back to back

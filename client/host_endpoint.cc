@@ -47,7 +47,8 @@ absl::StatusOr<std::unique_ptr<HostEndpoint>> HostEndpoint::Register(
         {spec.name(),
          spec.dtype(),
          {spec.shape().begin(), spec.shape().end()},
-         spec.has_tp_split_dim() ? std::optional<int>(spec.tp_split_dim()) : std::nullopt});
+         spec.has_tp_split_dim() ? std::optional<int>(spec.tp_split_dim()) : std::nullopt,
+         spec.has_expert_dim() ? std::optional<int>(spec.expert_dim()) : std::nullopt});
   }
   return Register(agent_address, request.endpoint(), tensors, timeout);
 }

@@ -9,6 +9,10 @@
 //
 // Exit codes: 0 success; 1 the operation failed (the status code and message are
 // printed); 2 bad usage.
+//
+// Security: --token_file, --tls_ca, --tls_cert, --tls_key and --tls_server_name,
+// each defaulting to the environment variable the client library reads
+// (PARAMSYNC_TOKEN_FILE, PARAMSYNC_TLS_CA, ...).
 #include <google/protobuf/util/json_util.h>
 
 #include <fstream>
@@ -38,6 +42,15 @@ ABSL_FLAG(std::string, comm_type, "broadcast", "create-group: broadcast or p2p")
 ABSL_FLAG(int, timeout_s, 300, "deadline of the operation in seconds");
 ABSL_FLAG(bool, dry_run, false, "sync: set up the collective groups only, move no data");
 ABSL_FLAG(bool, warmup, false, "sync: exercise every transfer once without tensors first");
+ABSL_FLAG(std::string, token_file, "",
+          "file holding the bearer token (default: $PARAMSYNC_TOKEN_FILE)");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA verifying the coordinator; dials TLS (default: $PARAMSYNC_TLS_CA)");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM client certificate for mutual TLS (default: $PARAMSYNC_TLS_CERT)");
+ABSL_FLAG(std::string, tls_key, "", "PEM key of --tls_cert (default: $PARAMSYNC_TLS_KEY)");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "name to verify in the coordinator's certificate (default: $PARAMSYNC_TLS_SERVER_NAME)");
 
 namespace paramsync {
 namespace {
@@ -110,11 +123,25 @@ int Status(client::CoordinatorClient& coordinator, absl::Duration timeout) {
   return 0;
 }
 
+// The environment's settings, each overridden by its flag when given.
+SecurityConfig Security() {
+  SecurityConfig config = SecurityConfig::FromEnvironment();
+  auto set = [](std::string* field, const std::string& flag) {
+    if (!flag.empty()) *field = flag;
+  };
+  set(&config.token_file, absl::GetFlag(FLAGS_token_file));
+  set(&config.tls_ca, absl::GetFlag(FLAGS_tls_ca));
+  set(&config.tls_cert, absl::GetFlag(FLAGS_tls_cert));
+  set(&config.tls_key, absl::GetFlag(FLAGS_tls_key));
+  set(&config.tls_server_name, absl::GetFlag(FLAGS_tls_server_name));
+  return config;
+}
+
 int Run(const std::vector<char*>& args) {
   if (args.size() != 2) return Usage("expected exactly one command");
   const std::string command = args[1];
   if (command == "plan") return Plan();
-  client::CoordinatorClient coordinator(absl::GetFlag(FLAGS_coordinator));
+  client::CoordinatorClient coordinator(absl::GetFlag(FLAGS_coordinator), Security());
   const absl::Duration timeout = absl::Seconds(absl::GetFlag(FLAGS_timeout_s));
   const std::string group = absl::GetFlag(FLAGS_group);
   if (command == "status") return Status(coordinator, timeout);

@@ -16,7 +16,11 @@ namespace paramsync {
 // topologies, registrations with tens of thousands of parameters.
 inline constexpr int kMaxMessageBytes = 64 << 20;
 
-// A channel to a paramsync server at `address` (host:port).
+// Arguments of every paramsync channel (message limits, reconnect backoff).
+grpc::ChannelArguments DefaultChannelArguments();
+
+// A plaintext channel without a token to a paramsync server at `address`
+// (host:port); common/credentials.h makes the channels of configured processes.
 std::shared_ptr<grpc::Channel> MakeAgentChannel(const std::string& address);
 
 void ConfigureServerLimits(grpc::ServerBuilder& builder);

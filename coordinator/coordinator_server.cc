@@ -4,23 +4,39 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/credentials.h"
 #include "common/grpc_channels.h"
 
 namespace paramsync::coordinator {
 
-CoordinatorServer::CoordinatorServer(const CoordinatorConfig& config)
+CoordinatorServer::CoordinatorServer(const CoordinatorConfig& config,
+                                     const Credentials& credentials)
     : endpoints_(&agents_),
+      agent_clients_(AgentClientPool::GrpcClients([credentials](const std::string& address) {
+        return MakeChannel(address, credentials, credentials.daemon_token);
+      })),
       executor_(&agent_clients_),
       syncs_(&agents_, &endpoints_, &executor_, &errors_),
       service_(&agents_, &endpoints_, &syncs_, &errors_, config.heartbeat_interval) {}
 
 absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
     const CoordinatorConfig& config) {
-  std::unique_ptr<CoordinatorServer> server(new CoordinatorServer(config));
+  absl::StatusOr<Credentials> credentials = LoadCredentials(config.security);
+  if (!credentials.ok()) return credentials.status();
+  if (absl::Status tokens = CheckDaemonTokens(*credentials); !tokens.ok()) return tokens;
+  // What only agents call needs the daemon token: a client's token cannot
+  // register a fake agent (to which syncs would send the daemon token and data).
+  const std::string service = v1::Coordinator::service_full_name();
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> server_credentials =
+      MakeServerCredentials(*credentials, config.listen_address,
+                            {service + "/RegisterAgent", service + "/Heartbeat",
+                             service + "/RegisterEndpoint", service + "/ReportError"});
+  if (!server_credentials.ok()) return server_credentials.status();
+  std::unique_ptr<CoordinatorServer> server(new CoordinatorServer(config, *credentials));
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(config.listen_address, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(config.listen_address, *server_credentials, &port);
   ConfigureServerLimits(builder);
   builder.RegisterService(&server->service_);
   server->server_ = builder.BuildAndStart();
@@ -30,7 +46,8 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   const size_t colon = config.listen_address.rfind(':');
   server->address_ = absl::StrCat(config.listen_address.substr(0, colon), ":", port);
   server->server_->GetHealthCheckService()->SetServingStatus(true);
-  LOG(INFO) << "coordinator serving on " << server->address_;
+  LOG(INFO) << "coordinator serving on " << server->address_ << " ("
+            << DescribeSecurity(*credentials) << ")";
   return server;
 }
 

@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/credentials.h"
 #include "coordinator/errors/error_channel.h"
 #include "coordinator/executor/agent_client.h"
 #include "coordinator/executor/sync_executor.h"
@@ -26,6 +27,9 @@ namespace paramsync::coordinator {
 struct CoordinatorConfig {
   std::string listen_address = "127.0.0.1:50051";  // Port 0: pick a free port.
   absl::Duration heartbeat_interval = absl::Seconds(1);
+  // TLS and tokens of the server and of the calls to agents (which carry the
+  // daemon token, as the agents' calls here must).
+  SecurityConfig security;
 };
 
 class CoordinatorServer {
@@ -39,7 +43,7 @@ class CoordinatorServer {
   void Shutdown();
 
  private:
-  CoordinatorServer(const CoordinatorConfig& config);
+  CoordinatorServer(const CoordinatorConfig& config, const Credentials& credentials);
 
   std::string address_;
   AgentRegistry agents_;

@@ -4,6 +4,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "common/security_flags.h"
 #include "common/serve_until_signal.h"
 #include "coordinator/coordinator_server.h"
 
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   config.heartbeat_interval = absl::Milliseconds(heartbeat_ms);
+  config.security = paramsync::SecurityConfigFromFlags();
   auto server = paramsync::coordinator::CoordinatorServer::Start(config);
   if (!server.ok()) {
     LOG(ERROR) << "coordinator failed to start: " << server.status();

@@ -8,6 +8,7 @@ packages=(
   libgrpc++-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev
   libabsl-dev libgoogle-glog-dev catch2 nlohmann-json3-dev
   python3 python3-numpy
+  openssl  # The security tests make throwaway certificates.
 )
 
 missing=()

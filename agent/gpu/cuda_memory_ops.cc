@@ -17,7 +17,7 @@ CudaMemoryOps::~CudaMemoryOps() {
   cudaStreamDestroy(stream_);
 }
 
-absl::StatusOr<std::unique_ptr<StagingBuffer>> CudaMemoryOps::Allocate(size_t bytes) {
+absl::StatusOr<void*> CudaMemoryOps::AllocateRaw(size_t bytes) {
   cudaSetDevice(device_);
   void* data = nullptr;
   if (cudaMalloc(&data, bytes == 0 ? 1 : bytes) != cudaSuccess) {
@@ -25,11 +25,12 @@ absl::StatusOr<std::unique_ptr<StagingBuffer>> CudaMemoryOps::Allocate(size_t by
     return absl::ResourceExhaustedError(
         absl::StrCat("cannot allocate a ", bytes, "-byte staging buffer on ", name_));
   }
-  const int device = device_;
-  return std::make_unique<StagingBuffer>(data, bytes, [device](void* p) {
-    cudaSetDevice(device);
-    cudaFree(p);
-  });
+  return data;
+}
+
+void CudaMemoryOps::Free(void* data) {
+  cudaSetDevice(device_);
+  cudaFree(data);
 }
 
 absl::Status CudaMemoryOps::Finish(const char* what) {
@@ -57,6 +58,22 @@ absl::Status CudaMemoryOps::CopySlice(const SliceSpec& spec, const void* whole, 
       "cudaMemcpy2DAsync");
   if (!status.ok()) return status;
   return Finish("slice copy");
+}
+
+absl::Status CudaMemoryOps::CopyBox(const BoxCopySpec& spec, const void* src, void* dst) {
+  absl::StatusOr<std::vector<BoxCopyBlock>> blocks = PlanBoxCopy(spec);
+  if (!blocks.ok()) return blocks.status();
+  absl::MutexLock lock(&mu_);
+  cudaSetDevice(device_);
+  for (const BoxCopyBlock& b : *blocks) {
+    absl::Status status =
+        CudaToStatus(cudaMemcpy2DAsync(static_cast<char*>(dst) + b.dst_offset, b.dst_pitch,
+                                       static_cast<const char*>(src) + b.src_offset, b.src_pitch,
+                                       b.run_bytes, b.rows, cudaMemcpyDeviceToDevice, stream_),
+                     "cudaMemcpy2DAsync");
+    if (!status.ok()) return status;
+  }
+  return Finish("box copy");
 }
 
 }  // namespace paramsync::agent

@@ -23,10 +23,14 @@ class CudaMemoryOps final : public MemoryOps {
   ~CudaMemoryOps() override;
 
   absl::string_view name() const override { return name_; }
-  absl::StatusOr<std::unique_ptr<StagingBuffer>> Allocate(size_t bytes) override;
   absl::Status Copy(void* dst, const void* src, size_t bytes) override;
   absl::Status CopySlice(const SliceSpec& spec, const void* whole, void* slice,
                          size_t slice_bytes) override;
+  absl::Status CopyBox(const BoxCopySpec& spec, const void* src, void* dst) override;
+
+ protected:
+  absl::StatusOr<void*> AllocateRaw(size_t bytes) override;
+  void Free(void* data) override;
 
  private:
   CudaMemoryOps(int device, cudaStream_t stream)

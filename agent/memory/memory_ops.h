@@ -2,18 +2,20 @@
 // -----------------------------------------------------------------------------
 // The memory a sync's bytes live in on this agent (host memory for CPU agents,
 // one GPU's memory for GPU agents) and the few operations the data path needs
-// there: staging buffers, whole copies and TP slices. Everything above the
+// there: staging buffers, whole copies, TP slices and boxes. Everything above the
 // transports is written against this interface, so it is the same code on CPU
 // and GPU.
 #ifndef PARAMSYNC_AGENT_MEMORY_MEMORY_OPS_H_
 #define PARAMSYNC_AGENT_MEMORY_MEMORY_OPS_H_
 
+#include <atomic>
 #include <cstddef>
 #include <functional>
 #include <memory>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/tensor_box.h"
 #include "common/tensor_slice.h"
 
 namespace paramsync::agent {
@@ -45,7 +47,13 @@ class MemoryOps {
   virtual absl::string_view name() const = 0;
 
   // A buffer of `bytes` in this memory. RESOURCE_EXHAUSTED when it cannot be had.
-  virtual absl::StatusOr<std::unique_ptr<StagingBuffer>> Allocate(size_t bytes) = 0;
+  absl::StatusOr<std::unique_ptr<StagingBuffer>> Allocate(size_t bytes);
+
+  // Bytes of staging buffers alive now, and the most alive at once since the
+  // last call (which starts the next period at what is alive now): what this
+  // agent holds beyond the framework's tensors and the transports' own buffers.
+  size_t live_bytes() const { return live_; }
+  size_t TakePeakBytes();
 
   // Copies `bytes` from `src` (this memory, or host memory) to `dst` (this
   // memory); complete when it returns.
@@ -55,16 +63,34 @@ class MemoryOps {
   // when it returns. INVALID_ARGUMENT as common/tensor_slice.h describes.
   virtual absl::Status CopySlice(const SliceSpec& spec, const void* whole, void* slice,
                                  size_t slice_bytes) = 0;
+
+  // Copies `spec`'s box from `src` to `dst`, both in this memory and holding
+  // exactly their shapes' bytes (the caller checked); complete when it returns.
+  // INVALID_ARGUMENT as common/tensor_box.h describes.
+  virtual absl::Status CopyBox(const BoxCopySpec& spec, const void* src, void* dst) = 0;
+
+ protected:
+  // The memory itself, for Allocate(): at least `bytes` (and at least one).
+  virtual absl::StatusOr<void*> AllocateRaw(size_t bytes) = 0;
+  virtual void Free(void* data) = 0;
+
+ private:
+  std::atomic<size_t> live_{0};
+  std::atomic<size_t> peak_{0};
 };
 
 // Host memory: heap staging buffers, memcpy.
 class HostMemoryOps final : public MemoryOps {
  public:
   absl::string_view name() const override { return "host"; }
-  absl::StatusOr<std::unique_ptr<StagingBuffer>> Allocate(size_t bytes) override;
   absl::Status Copy(void* dst, const void* src, size_t bytes) override;
   absl::Status CopySlice(const SliceSpec& spec, const void* whole, void* slice,
                          size_t slice_bytes) override;
+  absl::Status CopyBox(const BoxCopySpec& spec, const void* src, void* dst) override;
+
+ protected:
+  absl::StatusOr<void*> AllocateRaw(size_t bytes) override;
+  void Free(void* data) override;
 };
 
 }  // namespace paramsync::agent

@@ -30,10 +30,8 @@ grpc::Status AgentControlService::NewGroupIds(grpc::ServerContext*,
 grpc::Status AgentControlService::SetupGroups(grpc::ServerContext*,
                                               const v1::SetupGroupsRequest* request,
                                               v1::SetupGroupsResponse*) {
-  for (const v1::CollectiveGroupSpec& group : request->groups()) {
-    absl::Status status = groups_->Setup(group);
-    if (!status.ok()) return ToGrpcStatus(status);
-  }
+  absl::Status status = groups_->SetupAll(request->groups());
+  if (!status.ok()) return ToGrpcStatus(status);
   if (request->plan_id() != 0) tasks_.Store(request->plan_id(), request->tasks());
   return grpc::Status::OK;
 }
@@ -45,7 +43,9 @@ grpc::Status AgentControlService::RunTasks(grpc::ServerContext* context,
     return ToGrpcStatus(absl::InvalidArgumentError("sync_id must be > 0"));
   }
   absl::StatusOr<v1::RunTasksResponse> result;
-  if (request->tasks().empty() && request->plan_id() != 0) {
+  const bool named_plan =
+      request->tasks().transfers().empty() && request->tasks().regroups().empty();
+  if (named_plan && request->plan_id() != 0) {
     absl::StatusOr<std::shared_ptr<const TaskCache::Tasks>> tasks = tasks_.Find(request->plan_id());
     if (!tasks.ok()) return ToGrpcStatus(tasks.status());
     result = runner_->Run(*request, **tasks, RequestDeadline(*context));

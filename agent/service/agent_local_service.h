@@ -32,11 +32,15 @@ class AgentLocalService final : public v1::AgentLocal::Service {
                       grpc::ServerWriter<v1::AttachEvent>* writer) override;
 
   // Ends every Attach stream (agent shutdown) without marking endpoints gone.
-  void Shutdown() { shutting_down_.Notify(); }
+  // Idempotent.
+  void Shutdown() {
+    if (!shutdown_requested_.exchange(true)) shutting_down_.Notify();
+  }
 
  private:
   TensorRegistry* const tensors_;
   std::atomic<CoordinatorLink*> link_;
+  std::atomic<bool> shutdown_requested_{false};
   absl::Notification shutting_down_;
 };
 

@@ -2,6 +2,10 @@
 
 #include <google/protobuf/util/message_differencer.h>
 
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 
@@ -48,6 +52,25 @@ absl::Status GroupTable::Setup(const v1::CollectiveGroupSpec& spec) {
   if (!status.ok()) return status;
   absl::MutexLock lock(&mu_);
   groups_[spec.name()] = std::move(group);
+  return absl::OkStatus();
+}
+
+absl::Status GroupTable::SetupAll(
+    const google::protobuf::RepeatedPtrField<v1::CollectiveGroupSpec>& specs) {
+  // Bounded: each setup parks a thread while its members join.
+  constexpr int kConcurrency = 32;
+  std::vector<absl::Status> results(specs.size());
+  std::atomic<int> next{0};
+  auto work = [&] {
+    for (int i = next++; i < specs.size(); i = next++) results[i] = Setup(specs[i]);
+  };
+  std::vector<std::thread> threads;
+  for (int t = 1; t < std::min(kConcurrency, specs.size()); ++t) threads.emplace_back(work);
+  work();
+  for (std::thread& thread : threads) thread.join();
+  for (const absl::Status& status : results) {
+    if (!status.ok()) return status;
+  }
   return absl::OkStatus();
 }
 

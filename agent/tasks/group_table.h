@@ -36,6 +36,12 @@ class GroupTable {
   // with the same members exists already.
   absl::Status Setup(const v1::CollectiveGroupSpec& spec);
 
+  // Setup() of every group at once: communicators of different groups are
+  // created concurrently (each waits for its other members, so one at a time
+  // would make a plan's first sync pay for all of them in turn). Returns the
+  // first error; the other groups still finish.
+  absl::Status SetupAll(const google::protobuf::RepeatedPtrField<v1::CollectiveGroupSpec>& specs);
+
   // NOT_FOUND when the coordinator never set `name` up here (or destroyed it).
   absl::StatusOr<std::shared_ptr<const CollectiveGroup>> Find(const std::string& name) const;
 

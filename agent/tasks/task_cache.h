@@ -20,7 +20,7 @@ namespace paramsync::agent {
 
 class TaskCache {
  public:
-  using Tasks = google::protobuf::RepeatedPtrField<v1::TransferTask>;
+  using Tasks = v1::AgentTasks;
   static constexpr size_t kMaxPlans = 64;
 
   void Store(uint64_t plan_id, Tasks tasks);

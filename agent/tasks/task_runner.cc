@@ -12,6 +12,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "agent/tasks/regroup_runner.h"
+#include "agent/tasks/staging_store.h"
 #include "common/dtype.h"
 #include "common/status_macros.h"
 #include "common/tensor_slice.h"
@@ -19,31 +21,8 @@
 namespace paramsync::agent {
 namespace {
 
-// Whole tensors received for forwarding in a later stage, by (endpoint, name).
-class StagingStore {
- public:
-  void Put(const EndpointKey& endpoint, const std::string& name,
-           std::shared_ptr<StagingBuffer> bytes) {
-    absl::MutexLock lock(&mu_);
-    buffers_[{endpoint, name}] = std::move(bytes);
-  }
-  absl::StatusOr<std::shared_ptr<StagingBuffer>> Get(const EndpointKey& endpoint,
-                                                     const std::string& name) const {
-    absl::MutexLock lock(&mu_);
-    auto it = buffers_.find({endpoint, name});
-    if (it == buffers_.end()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("nothing staged for tensor '", name, "' of ", endpoint.first, " rank ",
-                       endpoint.second, ": its earlier stage did not deliver it here"));
-    }
-    return it->second;
-  }
-
- private:
-  mutable absl::Mutex mu_;
-  std::map<std::pair<EndpointKey, std::string>, std::shared_ptr<StagingBuffer>> buffers_
-      ABSL_GUARDED_BY(mu_);
-};
+constexpr int kMaxStage = 64;
+constexpr int kMaxSlices = 4096;  // dst TP / src TP, and TP sizes are at most 4096.
 
 EndpointKey KeyOf(const v1::GroupMember& member) {
   return EndpointKey(member.model(), member.model_rank());
@@ -166,7 +145,9 @@ absl::Status SendTask(const v1::TransferTask& task, const CollectiveGroup& group
                       ResolvedTaskCache& cache) {
   std::vector<int> receivers;
   for (const v1::Receiver& receiver : task.receivers()) receivers.push_back(receiver.sync_rank());
-  const bool reusable = run.plan_id != 0 && !task.from_staging();
+  bool from_staging = false;
+  for (const v1::TensorMove& move : task.tensors()) from_staging |= move.from_staging();
+  const bool reusable = run.plan_id != 0 && !from_staging;
   const auto key = std::make_tuple(run.plan_id, task.task_id(), task.root_sync_rank());
   if (reusable) {
     if (std::optional<ResolvedTask> resolved = cache.Find(key, run.generation)) {
@@ -180,7 +161,7 @@ absl::Status SendTask(const v1::TransferTask& task, const CollectiveGroup& group
   std::vector<std::shared_ptr<StagingBuffer>> staged;  // Held while sending.
   for (const v1::TensorMove& move : task.tensors()) {
     ASSIGN_OR_RETURN(const uint64_t wire_bytes, TensorBytes(move.dtype(), move.wire_shape()));
-    if (task.from_staging()) {
+    if (move.from_staging()) {
       ASSIGN_OR_RETURN(std::shared_ptr<StagingBuffer> bytes,
                        run.staging.Get(endpoint, move.src_name()));
       if (bytes->size() != wire_bytes) {
@@ -214,6 +195,30 @@ struct Landing {
   std::shared_ptr<StagingBuffer> staging;
 };
 
+// A staged receive keeps its slice of the sender's shard (num_slices > 1) or
+// all of it; either must be exactly the destination tensor. Checked before the
+// staging buffer is sized by the request, so a malformed shape cannot make the
+// agent allocate more than kMaxSlices times a registered tensor.
+absl::Status CheckStaging(const v1::TensorMove& move, const v1::Receiver& receiver,
+                          const TensorView& destination, uint64_t wire_bytes) {
+  const std::string where = absl::StrCat("tensor '", move.dst_name(), "'");
+  if (move.num_slices() > kMaxSlices) {
+    return absl::InvalidArgumentError(absl::StrCat(where, ": num_slices is ", move.num_slices(),
+                                                   "; accepted: 1 to ", kMaxSlices,
+                                                   " (dst TP / src TP)"));
+  }
+  if (move.num_slices() > 1) {
+    const SliceSpec slice{move.wire_shape(), DTypeSize(move.dtype()), move.slice_dim(),
+                          move.num_slices(), receiver.slice_index()};
+    return Annotate(GeometryOf(slice, destination.nbytes).status(), where);
+  }
+  if (destination.nbytes != wire_bytes) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(where, " has ", destination.nbytes, " bytes, the sender's has ", wire_bytes));
+  }
+  return absl::OkStatus();
+}
+
 // One receiver's side of one task.
 absl::Status ReceiveTask(const v1::TransferTask& task, const v1::Receiver& receiver,
                          const CollectiveGroup& group, const TensorRegistry& tensors,
@@ -242,6 +247,7 @@ absl::Status ReceiveTask(const v1::TransferTask& task, const v1::Receiver& recei
     ASSIGN_OR_RETURN(const TensorView destination, tensors.Find(endpoint, move.dst_name()));
     Landing landing{&move, destination, move.num_slices() > 1 || receiver.stage_whole(), {}};
     if (landing.staged) {
+      RETURN_IF_ERROR(CheckStaging(move, receiver, destination, wire_bytes));
       ASSIGN_OR_RETURN(landing.staging, run.memory.Allocate(wire_bytes));
     } else if (destination.nbytes != wire_bytes) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -302,23 +308,44 @@ absl::StatusOr<v1::RunTasksResponse> TaskRunner::Run(const v1::RunTasksRequest& 
   return Run(request, request.tasks(), deadline);
 }
 
-absl::StatusOr<v1::RunTasksResponse> TaskRunner::Run(
-    const v1::RunTasksRequest& request,
-    const google::protobuf::RepeatedPtrField<v1::TransferTask>& tasks, absl::Time deadline) {
+absl::StatusOr<v1::RunTasksResponse> TaskRunner::Run(const v1::RunTasksRequest& request,
+                                                     const v1::AgentTasks& work,
+                                                     absl::Time deadline) {
+  const bool named_plan = request.tasks().transfers().empty() && request.tasks().regroups().empty();
   RunContext run{request.sync_id(),
-                 request.tasks().empty() ? request.plan_id() : 0,
+                 named_plan ? request.plan_id() : 0,
                  tensors_->generation(),
                  deadline,
                  *memory_,
                  {},
                  {}};
-  // Jobs by stage; each job is one send or one receive of a local endpoint.
-  std::map<int, std::vector<std::function<absl::Status()>>> stages;
+  // Jobs by (wave, stage); each job is one send or one receive of a local
+  // endpoint, or (stage 0) this agent's part of one regroup.
+  std::map<std::pair<int, int>, std::vector<std::function<absl::Status()>>> stages;
   std::set<EndpointKey> local;  // This agent's endpoints that send or receive.
-  for (const v1::TransferTask& task : tasks) {
+  const RegroupContext regroup{request.sync_id(), deadline, self_address_, tensors_,
+                               transport_,        memory_,  &run.staging};
+  for (const v1::RegroupTask& task : work.regroups()) {
+    const std::string where = absl::StrCat("sync ", request.sync_id(), " regroup ", task.task_id(),
+                                           " (group ", task.group(), ")");
+    ASSIGN_OR_RETURN(std::shared_ptr<const CollectiveGroup> group, groups_->Find(task.group()));
+    bool involved = false;
+    for (const v1::GroupMember& member : group->spec.members()) {
+      if (member.agent_address() != self_address_) continue;
+      involved = true;
+      local.insert(KeyOf(member));
+    }
+    if (!involved) continue;
+    stages[{task.wave(), 0}].push_back([&task, group, &regroup, where] {
+      return Annotate(RunRegroup(task, *group, regroup), where);
+    });
+  }
+  for (const v1::TransferTask& task : work.transfers()) {
     const std::string where = TaskName(request.sync_id(), task);
-    if (task.stage() < 1) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ": stage must be >= 1"));
+    // Plans have two stages; the bound keeps the response's per-stage list small.
+    if (task.stage() < 1 || task.stage() > kMaxStage) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": tasks.transfers[].stage is ",
+                                                     task.stage(), "; accepted: 1 to ", kMaxStage));
     }
     ASSIGN_OR_RETURN(std::shared_ptr<const CollectiveGroup> group, groups_->Find(task.group()));
     const v1::GroupMember* root = group->Member(task.root_sync_rank());
@@ -326,7 +353,7 @@ absl::StatusOr<v1::RunTasksResponse> TaskRunner::Run(
       return absl::InvalidArgumentError(
           absl::StrCat(where, ": root rank ", task.root_sync_rank(), " is not in the group"));
     }
-    auto& jobs = stages[task.stage()];
+    auto& jobs = stages[{task.wave(), task.stage()}];
     if (root->agent_address() == self_address_) {
       local.insert(KeyOf(*root));
       jobs.push_back([this, &task, group, &run, where] {
@@ -349,7 +376,13 @@ absl::StatusOr<v1::RunTasksResponse> TaskRunner::Run(
   }
 
   v1::RunTasksResponse response;
-  for (auto& [stage, jobs] : stages) {
+  memory_->TakePeakBytes();
+  int wave = stages.empty() ? 0 : stages.begin()->first.first;
+  for (auto& [step, jobs] : stages) {
+    const auto [job_wave, stage] = step;
+    // A wave's staging is not needed by the next one.
+    if (job_wave != wave) run.staging.Clear();
+    wave = job_wave;
     const absl::Time start = absl::Now();
     absl::Mutex mu;
     absl::Status first_error;
@@ -372,10 +405,18 @@ absl::StatusOr<v1::RunTasksResponse> TaskRunner::Run(
     if (!jobs.empty()) run_job(jobs[0]);
     for (std::thread& thread : threads) thread.join();
     if (!first_error.ok()) return first_error;
-    // Stages are numbered from 1; the response lists durations from stage 1 up.
-    while (response.stage_duration_ms_size() < stage - 1) response.add_stage_duration_ms(0);
-    response.add_stage_duration_ms(absl::ToDoubleMilliseconds(absl::Now() - start));
+    const double ms = absl::ToDoubleMilliseconds(absl::Now() - start);
+    if (stage == 0) {
+      response.set_regroup_duration_ms(response.regroup_duration_ms() + ms);
+      continue;
+    }
+    // Stages are numbered from 1; the response lists durations from stage 1
+    // up, each summed over the waves.
+    while (response.stage_duration_ms_size() < stage) response.add_stage_duration_ms(0);
+    response.set_stage_duration_ms(stage - 1, response.stage_duration_ms(stage - 1) + ms);
   }
+  run.staging.Clear();
+  response.set_peak_staging_bytes(static_cast<int64_t>(memory_->TakePeakBytes()));
   // An endpoint whose process exited during the run may have sent or received
   // stale bytes: the sync must not commit.
   for (const EndpointKey& key : local) RETURN_IF_ERROR(tensors_->CheckPresent(key));

@@ -1,8 +1,9 @@
 // File: agent/tasks/task_runner.h
 // -----------------------------------------------------------------------------
-// Executes this agent's part of a sync (a RunTasksRequest): stage by stage, every
-// send whose root is one of this agent's endpoints and every receive of one of
-// its endpoints, all of a stage at once.
+// Executes this agent's part of a sync (a RunTasksRequest): first its part of
+// every routed-expert regroup (HEP), then stage by stage every send whose root is
+// one of this agent's endpoints and every receive of one of its endpoints, all
+// of a stage at once.
 //
 // A receiver that keeps its whole tensor receives straight into it. One that
 // keeps a slice (dst TP = k x src TP) or must forward the whole tensor in a later
@@ -43,11 +44,10 @@ class TaskRunner {
   // group, endpoint and tensor.
   absl::StatusOr<v1::RunTasksResponse> Run(const v1::RunTasksRequest& request, absl::Time deadline);
 
-  // Same, running `tasks` (stored earlier for the request's plan) instead of the
-  // request's own.
-  absl::StatusOr<v1::RunTasksResponse> Run(
-      const v1::RunTasksRequest& request,
-      const google::protobuf::RepeatedPtrField<v1::TransferTask>& tasks, absl::Time deadline);
+  // Same, running `work` (stored earlier for the request's plan) instead of the
+  // request's own tasks.
+  absl::StatusOr<v1::RunTasksResponse> Run(const v1::RunTasksRequest& request,
+                                           const v1::AgentTasks& work, absl::Time deadline);
 
  private:
   std::string self_address_;  // Set once, before the agent registers.

@@ -68,6 +68,22 @@ struct TransferKey {
 
 std::string ToString(const TransferKey& key);
 
+// One member's outgoing part of an exchange: `data` to `receiver_sync_rank`.
+struct ExchangeSend {
+  uint64_t task_id = 0;
+  int sender_sync_rank = 0;
+  int receiver_sync_rank = 0;
+  std::vector<ConstBuffer> data;
+};
+
+// One member's incoming part of an exchange: `data` from `sender_sync_rank`.
+struct ExchangeRecv {
+  uint64_t task_id = 0;
+  int sender_sync_rank = 0;
+  int receiver_sync_rank = 0;
+  std::vector<MutableBuffer> data;
+};
+
 class Transport {
  public:
   virtual ~Transport() = default;
@@ -104,6 +120,16 @@ class Transport {
   virtual absl::Status BroadcastRecv(const GroupView& group, const TransferKey& key,
                                      int root_sync_rank, absl::Span<const int> receivers,
                                      absl::Span<const MutableBuffer> data, absl::Time deadline) = 0;
+
+  // Many-to-many inside `group` (all-to-all, all-gather): every send and
+  // receive of this agent's members at once, so that members that send to and
+  // receive from each other cannot wait on one another. Each pair's transfer is
+  // keyed by its task_id; both sides list the same pairs. The default runs each
+  // as a one-receiver broadcast on its own thread (fine where those do not
+  // serialize); blocks until all finished, one failed, or `deadline`.
+  virtual absl::Status Exchange(const GroupView& group, uint64_t sync_id,
+                                absl::Span<const ExchangeSend> sends,
+                                absl::Span<const ExchangeRecv> recvs, absl::Time deadline);
 
   // Fails every pending call of `sync_id` (0: of every sync) with `reason`.
   virtual void Abort(uint64_t sync_id, const absl::Status& reason) = 0;

@@ -15,8 +15,8 @@ namespace {
 
 class GrpcAgentClient final : public AgentClientInterface {
  public:
-  explicit GrpcAgentClient(const std::string& address)
-      : address_(address), stub_(v1::AgentControl::NewStub(MakeAgentChannel(address))) {}
+  GrpcAgentClient(const std::string& address, std::shared_ptr<grpc::Channel> channel)
+      : address_(address), stub_(v1::AgentControl::NewStub(std::move(channel))) {}
 
   absl::StatusOr<v1::NewGroupIdsResponse> NewGroupIds(const v1::NewGroupIdsRequest& request,
                                                       absl::Time deadline) override {
@@ -85,9 +85,13 @@ class GrpcAgentClient final : public AgentClientInterface {
 
 }  // namespace
 
-AgentClientPool::AgentClientPool()
-    : factory_(
-          [](const std::string& address) { return std::make_shared<GrpcAgentClient>(address); }) {}
+AgentClientPool::Factory AgentClientPool::GrpcClients(ChannelFactory channels) {
+  return [channels = std::move(channels)](const std::string& address) {
+    return std::make_shared<GrpcAgentClient>(address, channels(address));
+  };
+}
+
+AgentClientPool::AgentClientPool() : factory_(GrpcClients(&MakeAgentChannel)) {}
 
 std::shared_ptr<AgentClientInterface> AgentClientPool::Get(const std::string& address) {
   absl::MutexLock lock(&mu_);

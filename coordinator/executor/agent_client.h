@@ -17,6 +17,10 @@
 #include "absl/time/time.h"
 #include "paramsync/v1/agent.pb.h"
 
+namespace grpc {
+class Channel;
+}  // namespace grpc
+
 namespace paramsync::coordinator {
 
 class AgentClientInterface {
@@ -39,7 +43,12 @@ class AgentClientPool {
  public:
   using Factory = std::function<std::shared_ptr<AgentClientInterface>(const std::string& address)>;
 
-  // The default factory makes gRPC clients.
+  using ChannelFactory = std::function<std::shared_ptr<grpc::Channel>(const std::string& address)>;
+
+  // gRPC clients over channels from `channels` (TLS, the coordinator's token).
+  static Factory GrpcClients(ChannelFactory channels);
+
+  // The default factory makes gRPC clients over plaintext channels.
   AgentClientPool();
   explicit AgentClientPool(Factory factory) : factory_(std::move(factory)) {}
 

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <map>
 #include <set>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -24,14 +23,12 @@ absl::Status SyncExecutor::ForEachAgent(const TransferPlan& plan,
     return absl::UnavailableError("the coordinator is shutting down; the sync did not complete");
   };
   if (shutting_down_) return unavailable();
-  // One thread per agent: tens of agents per sync here; thousands would want
-  // the asynchronous gRPC API instead.
+  // One blocking call per agent, all at once (a sync's agents wait for each
+  // other), on kept threads. Thousands of agents would want the asynchronous
+  // gRPC API instead.
   std::vector<absl::Status> results(plan.agents.size());
-  std::vector<std::thread> threads;
-  for (size_t i = 0; i < plan.agents.size(); ++i) {
-    threads.emplace_back([&results, &call, &plan, i] { results[i] = call(plan.agents[i]); });
-  }
-  for (std::thread& thread : threads) thread.join();
+  workers_.Run(static_cast<int>(plan.agents.size()),
+               [&](int i) { results[i] = call(plan.agents[i]); });
   // A shutdown cancels calls in flight: say why rather than CANCELLED.
   if (shutting_down_) return unavailable();
   for (const absl::Status& status : results) {
@@ -117,9 +114,12 @@ absl::StatusOr<SyncOutcome> SyncExecutor::Transfer(const TransferPlan& plan, uin
     request.set_sync_id(sync_id);
     request.set_version(version);
     if (empty_tasks || work.groups.plan_id() == 0) {
-      *request.mutable_tasks() = work.tasks.tasks();
+      *request.mutable_tasks() = work.tasks;
       if (empty_tasks) {
-        for (v1::TransferTask& task : *request.mutable_tasks()) task.clear_tensors();
+        for (v1::TransferTask& task : *request.mutable_tasks()->mutable_transfers()) {
+          task.clear_tensors();
+        }
+        request.mutable_tasks()->clear_regroups();
       }
     } else {
       request.set_plan_id(work.groups.plan_id());
@@ -133,6 +133,9 @@ absl::StatusOr<SyncOutcome> SyncExecutor::Transfer(const TransferPlan& plan, uin
     absl::MutexLock lock(&mu);
     outcome.bytes_received += response->bytes_received();
     outcome.tensors_received += response->tensors_received();
+    outcome.regroup_ms = std::max(outcome.regroup_ms, response->regroup_duration_ms());
+    outcome.peak_staging_bytes =
+        std::max(outcome.peak_staging_bytes, response->peak_staging_bytes());
     const auto& stages = response->stage_duration_ms();
     if (outcome.stage_ms.size() < static_cast<size_t>(stages.size())) {
       outcome.stage_ms.resize(stages.size());

@@ -24,6 +24,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/worker_pool.h"
 #include "coordinator/executor/agent_client.h"
 #include "coordinator/sync/transfer_plan_builder.h"
 
@@ -33,6 +34,8 @@ struct SyncOutcome {
   std::vector<double> stage_ms;  // Slowest agent per stage; index 0 is stage 1.
   int64_t bytes_received = 0;
   int64_t tensors_received = 0;
+  double regroup_ms = 0;           // Slowest agent's regroups.
+  int64_t peak_staging_bytes = 0;  // Largest agent peak.
 };
 
 class SyncExecutor {
@@ -59,6 +62,7 @@ class SyncExecutor {
 
   AgentClientPool* const agents_;
   std::atomic<bool> shutting_down_{false};
+  WorkerPool workers_;
 };
 
 }  // namespace paramsync::coordinator

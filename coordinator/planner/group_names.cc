@@ -135,12 +135,18 @@ std::vector<std::string> TwoStageGroupNames(absl::string_view group_name,
   return names;
 }
 
+std::string RegroupGroupName(absl::string_view group_name, RegroupCommType comm_type,
+                             const RankList& ranks) {
+  return absl::StrCat(group_name,
+                      comm_type == RegroupCommType::kAllGather ? "_allgather" : "_alltoall",
+                      "_routed_among_", absl::StrJoin(ranks, "_"));
+}
+
 std::vector<std::string> AllGatherGroupNames(absl::string_view group_name,
                                              const RankGroups& regroup_groups) {
   std::vector<std::string> names;
   for (const RankList& ranks : regroup_groups) {
-    names.push_back(
-        absl::StrCat(group_name, "_allgather_routed_among_", absl::StrJoin(ranks, "_")));
+    names.push_back(RegroupGroupName(group_name, RegroupCommType::kAllGather, ranks));
   }
   return names;
 }

@@ -6,7 +6,7 @@
 //   single stage:  {group}_{param_group}_from_{sender}_to_{r1}_{r2}...
 //   stage 1:       {group}_stage1_comm_{param_group}_from_{sender}_to_{r1}_{r2}...
 //   stage 2:       {group}_stage2_comm_{batch}_{chunk}_{index}_{param_group}_from_{s}_to_{r}
-//   regrouping:    {group}_allgather_routed_among_{r1}_{r2}...
+//   regrouping:    {group}_allgather_routed_among_{r1}_{r2}... (alltoall likewise)
 // param_group is "default", or "routed" / "except_routed" for HEP syncs whose
 // routed experts have their own mapping.
 #ifndef PARAMSYNC_COORDINATOR_PLANNER_GROUP_NAMES_H_
@@ -18,6 +18,7 @@
 #include "absl/strings/string_view.h"
 #include "coordinator/planner/replica_groups.h"
 #include "coordinator/planner/send_recv_mapping.h"
+#include "coordinator/planner/sync_topology.h"
 
 namespace paramsync::planner {
 
@@ -55,6 +56,13 @@ std::vector<std::string> TwoStageGroupNames(absl::string_view group_name,
                                             absl::string_view param_group,
                                             const SendRecvMapping& stage1,
                                             const SendRecvMapping& stage2, int dst_tp);
+
+// The group trainer ranks `ranks` regroup routed experts in:
+// {group}_allgather_routed_among_{r1}_{r2}... (the seed's name), or for
+// all-to-all, which the seed runs in Megatron's own groups,
+// {group}_alltoall_routed_among_{r1}_{r2}...
+std::string RegroupGroupName(absl::string_view group_name, RegroupCommType comm_type,
+                             const RankList& ranks);
 
 // One all-gather group per regroup group (the seed creates none for all-to-all).
 std::vector<std::string> AllGatherGroupNames(absl::string_view group_name,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -192,6 +193,46 @@ absl::Status CheckEveryDstRankReceives(const SyncTopology& topology, const Repli
       src.tp * src.ep, " ranks; accepted: dst.ep <= src.ep (with dst.tp a multiple of src.tp)"));
 }
 
+// NCCL cannot form a group with two members on one GPU (ChatLearn's groups
+// would fail to initialize): refuses topologies whose mapping puts two
+// receivers of one broadcast, or two members of one all-gather group, on one
+// GPU. A root may share a GPU with a receiver (a device copy).
+absl::Status CheckOneGpuPerGroupMember(const SyncTopology& topology, const SyncPlan& plan,
+                                       const SyncStrategy& strategy) {
+  std::vector<const EndpointPlacement*> by_rank(topology.endpoints.size());
+  for (const EndpointPlacement& e : topology.endpoints) by_rank[e.rank] = &e;
+  std::unordered_map<uint64_t, int> rank_on_gpu;
+  // The first member of `members` that shares a GPU with an earlier one.
+  const auto check = [&](const std::vector<int>& members, absl::string_view what) -> absl::Status {
+    rank_on_gpu.clear();
+    for (int rank : members) {
+      const EndpointPlacement& e = *by_rank[rank];
+      const uint64_t gpu = (static_cast<uint64_t>(static_cast<uint32_t>(e.node)) << 32) |
+                           static_cast<uint32_t>(e.gpu);
+      auto [it, inserted] = rank_on_gpu.emplace(gpu, rank);
+      if (inserted) continue;
+      return absl::InvalidArgumentError(absl::StrCat(
+          "endpoints of ranks ", it->second, " and ", rank, " are both on node ", e.node, " gpu ",
+          e.gpu, ", and the plan makes them ", what,
+          "; accepted: those ranks on distinct GPUs (NCCL cannot hold two members of one group "
+          "on one GPU)"));
+    }
+    return absl::OkStatus();
+  };
+  for (const PlannedTransfer& transfer : plan.transfers) {
+    if (transfer.receivers.size() < 2) continue;
+    RETURN_IF_ERROR(check(transfer.receivers,
+                          absl::StrCat("receivers of one broadcast from rank ", transfer.root,
+                                       " (group ", transfer.group_name, ")")));
+  }
+  if (strategy.regroup_in_trainer && strategy.regroup_comm_type == RegroupCommType::kAllGather) {
+    for (const RankList& group : plan.regroup_groups) {
+      RETURN_IF_ERROR(check(group, "members of one all-gather group of routed experts"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<SyncPlan> BuildSyncPlan(const SyncTopology& topology) {
@@ -213,8 +254,10 @@ absl::StatusOr<SyncPlan> BuildSyncPlan(const SyncTopology& topology) {
   plan.stage2 = mappings.stage2.Pairs();
   plan.routed_experts = mappings.routed_experts.Pairs();
   plan.regroup_groups = WithoutDuplicates(mappings.regroup_groups);
+  plan.regroups_routed_experts = strategy.regroup_in_trainer;
   plan.transfers = PlanTransfers(topology, strategy, mappings);
   plan.collective_groups = CollectiveGroupNames(topology, strategy, mappings, plan.transfers);
+  RETURN_IF_ERROR(CheckOneGpuPerGroupMember(topology, plan, strategy));
   if (const SendRecvMapping* single = SingleStageMapping(strategy, mappings)) {
     plan.send_order = RoundRobinSendOrder(*single, placement, topology.src.dp);
   }

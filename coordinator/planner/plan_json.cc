@@ -161,7 +161,7 @@ absl::StatusOr<SyncTopology> TopologyFromJson(const std::string& json_text) {
   Json root;
   try {
     root = Json::parse(json_text);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {  // parse_error, and out_of_range for a number overflow.
     return absl::InvalidArgumentError(absl::StrCat("topology is not valid JSON: ", e.what()));
   }
   try {

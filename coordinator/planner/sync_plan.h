@@ -54,6 +54,10 @@ struct SyncPlan {
   // Trainer rank groups that regroup routed experts before the sync, without
   // duplicates. Empty where the seed computes none.
   std::vector<std::vector<int>> regroup_groups;
+  // Whether the trainer really regroups them (HEP with vLLM inference); with
+  // Megatron inference the seed lists the groups but routed experts travel as
+  // they are.
+  bool regroups_routed_experts = false;
 
   // Every collective group name the sync creates, sorted. For p2p only the
   // trainer's all-gather groups (the transfers run in the global group).

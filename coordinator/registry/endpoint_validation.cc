@@ -72,6 +72,18 @@ absl::Status ValidateEndpointSpec(const v1::EndpointSpec& endpoint) {
                        "; accepted: 1 (replicas are counted by endpoint.replica)"));
     }
     const int64_t replica_size = int64_t{p.tp_size()} * p.pp_size();
+    // The planner's bounds (4096 replicas, 2^20 ranks a side): they also keep
+    // every later walk over a model's ranks short.
+    if (endpoint.replica() > 4095) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("endpoint.replica is ", endpoint.replica(), "; accepted: 0 to 4095"));
+    }
+    if ((endpoint.replica() + 1) * replica_size > 1 << 20) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "endpoint.replica is ", endpoint.replica(), ": replicas 0 to ", endpoint.replica(),
+          " of tp_size*pp_size = ", replica_size,
+          " ranks make over 2^20 inference ranks; accepted: (replica+1)*tp_size*pp_size <= 2^20"));
+    }
     if (endpoint.local_rank() >= replica_size) {
       return absl::InvalidArgumentError(absl::StrCat("endpoint.local_rank is ",
                                                      endpoint.local_rank(), "; accepted: 0 to ",

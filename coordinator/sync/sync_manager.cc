@@ -48,6 +48,12 @@ absl::Status ValidateGroupSpec(const v1::SyncGroupSpec& spec) {
         "group.comm_type is ", spec.comm_type(),
         "; accepted: COMM_TYPE_BROADCAST (1), COMM_TYPE_P2P (2), or unset for broadcast"));
   }
+  if (!v1::RegroupCommType_IsValid(spec.regroup_comm_type())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "group.regroup_comm_type is ", spec.regroup_comm_type(),
+        "; accepted: REGROUP_COMM_TYPE_ALLTOALL (1), REGROUP_COMM_TYPE_ALLGATHER (2), or unset "
+        "for all-to-all"));
+  }
   return absl::OkStatus();
 }
 
@@ -57,22 +63,30 @@ v1::RankList ToRankList(const std::vector<int>& ranks) {
   return out;
 }
 
-v1::SyncPlan ToProto(const planner::SyncPlan& plan) {
+void AddPairs(const std::vector<std::pair<int, int>>& pairs,
+              google::protobuf::RepeatedPtrField<v1::RankPair>* out) {
+  for (const auto& [src, dst] : pairs) {
+    v1::RankPair* pair = out->Add();
+    pair->set_src(src);
+    pair->set_dst(dst);
+  }
+}
+
+v1::SyncPlan ToProto(const planner::SyncPlan& plan, bool hep) {
   v1::SyncPlan out;
   out.set_comm_type(plan.comm_type == planner::CommType::kP2P ? v1::COMM_TYPE_P2P
                                                               : v1::COMM_TYPE_BROADCAST);
   out.set_tp_num_mapping(plan.tp_num_mapping);
   for (const auto& ranks : plan.src_dp_ranks) *out.add_src_dp_ranks() = ToRankList(ranks);
   for (const auto& ranks : plan.dst_dp_ranks) *out.add_dst_dp_ranks() = ToRankList(ranks);
-  for (const auto& [src, dst] : plan.stage1) {
-    v1::RankPair* pair = out.add_stage1();
-    pair->set_src(src);
-    pair->set_dst(dst);
-  }
-  for (const auto& [src, dst] : plan.stage2) {
-    v1::RankPair* pair = out.add_stage2();
-    pair->set_src(src);
-    pair->set_dst(dst);
+  AddPairs(plan.stage1, out.mutable_stage1());
+  AddPairs(plan.stage2, out.mutable_stage2());
+  AddPairs(plan.routed_experts, out.mutable_routed_experts());
+  if (hep) {
+    out.set_regroup_comm_type(plan.regroup_comm_type == planner::RegroupCommType::kAllGather
+                                  ? v1::REGROUP_COMM_TYPE_ALLGATHER
+                                  : v1::REGROUP_COMM_TYPE_ALLTOALL);
+    for (const auto& ranks : plan.regroup_groups) *out.add_regroup_groups() = ToRankList(ranks);
   }
   for (const std::string& name : plan.collective_groups) out.add_collective_groups(name);
   for (int rank : plan.send_order) out.add_send_order(rank);
@@ -113,13 +127,18 @@ absl::StatusOr<std::shared_ptr<const SyncManager::PreparedSync>> SyncManager::Pr
   // Fail closed: no byte moves on a plan that would leave a rank without weights,
   // write one twice or ask NCCL for a group it cannot form.
   RETURN_IF_ERROR(planner::VerifySyncPlan(prepared->participants.topology, prepared->plan));
-  ASSIGN_OR_RETURN(prepared->transfer, BuildTransferPlan(prepared->plan, prepared->participants));
+  TransferOptions options;
+  if (group.spec.staging_budget_bytes() != 0) {
+    options.staging_budget_bytes = group.spec.staging_budget_bytes();
+  }
+  ASSIGN_OR_RETURN(prepared->transfer,
+                   BuildTransferPlan(prepared->plan, prepared->participants, options));
   RETURN_IF_ERROR(executor_->AssignGroupIds(prepared->transfer, absl::Now() + kGroupIdTimeout));
   // Agents keep the plan's tasks from SetupGroups; each sync then only names it.
   const uint64_t plan_id = next_sync_id_++;
   for (AgentWork& work : prepared->transfer.agents) {
     work.groups.set_plan_id(plan_id);
-    *work.groups.mutable_tasks() = work.tasks.tasks();
+    *work.groups.mutable_tasks() = work.tasks;
   }
   ++plans_built_;
   absl::MutexLock lock(&group.cache_mu);
@@ -172,7 +191,7 @@ absl::StatusOr<v1::SyncPlan> SyncManager::GetPlan(const std::string& group_name)
   ASSIGN_OR_RETURN(std::shared_ptr<Group> group, FindGroup(group_name));
   // Prepared down to parameters, so a plan that would fail a sync fails here too.
   ASSIGN_OR_RETURN(std::shared_ptr<const PreparedSync> prepared, Prepared(*group));
-  return ToProto(prepared->plan);
+  return ToProto(prepared->plan, group->spec.hep());
 }
 
 absl::StatusOr<v1::SyncResponse> SyncManager::Sync(const v1::SyncRequest& request,
@@ -219,6 +238,7 @@ absl::StatusOr<v1::SyncResponse> SyncManager::RunSync(Group& group, const v1::Sy
   }
   const int64_t version = group.version + 1;
   const uint64_t sync_id = next_sync_id_++;
+  const absl::Time transfer_start = absl::Now();
   absl::StatusOr<SyncOutcome> outcome =
       executor_->Transfer(transfer, sync_id, version, /*empty_tasks=*/false, deadline);
   if (!outcome.ok()) {
@@ -229,7 +249,10 @@ absl::StatusOr<v1::SyncResponse> SyncManager::RunSync(Group& group, const v1::Sy
     return absl::InternalError(absl::StrCat("agents wrote ", outcome->bytes_received,
                                             " bytes, the plan needs ", transfer.dst_bytes));
   }
+  const absl::Time commit_start = absl::Now();
   RETURN_IF_ERROR(executor_->Commit(transfer, sync_id, version));
+  response.set_commit_round_ms(absl::ToDoubleMilliseconds(absl::Now() - commit_start));
+  response.set_transfer_round_ms(absl::ToDoubleMilliseconds(commit_start - transfer_start));
   group.version = version;
   for (const SyncRank& rank : prepared->participants.ranks) {
     if (rank.sync_rank >= prepared->participants.num_src) {
@@ -243,6 +266,9 @@ absl::StatusOr<v1::SyncResponse> SyncManager::RunSync(Group& group, const v1::Sy
   response.set_version(version);
   response.set_tensors(transfer.dst_tensors);
   response.set_bytes(transfer.dst_bytes);
+  response.set_regroup_ms(outcome->regroup_ms);
+  response.set_peak_staging_bytes(outcome->peak_staging_bytes);
+  response.set_waves(transfer.waves);
   response.set_duration_ms(absl::ToDoubleMilliseconds(absl::Now() - start));
   for (size_t s = 0; s < outcome->stage_ms.size(); ++s) {
     v1::StageReport* stage = response.add_stages();

@@ -86,7 +86,10 @@ absl::StatusOr<SyncParticipants> BuildSyncParticipants(
   topology.group_name = group.name();
   topology.comm_type = group.comm_type() == v1::COMM_TYPE_P2P ? planner::CommType::kP2P
                                                               : planner::CommType::kBroadcast;
-  topology.regroup_comm_type = planner::RegroupCommType::kAllToAll;
+  topology.hep = group.hep();
+  topology.regroup_comm_type = group.regroup_comm_type() == v1::REGROUP_COMM_TYPE_ALLGATHER
+                                   ? planner::RegroupCommType::kAllGather
+                                   : planner::RegroupCommType::kAllToAll;
   topology.src = planner::ModelParallelism{"megatron",   sp.tp_size(), sp.pp_size(),
                                            sp.ep_size(), sp.dp_size(), 1};
   topology.dst =

@@ -1,6 +1,7 @@
 #include "coordinator/sync/transfer_plan_builder.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -10,6 +11,8 @@
 #include "absl/strings/str_join.h"
 #include "common/dtype.h"
 #include "common/status_macros.h"
+#include "coordinator/sync/regroup_plan_builder.h"
+#include "coordinator/sync/staging_waves.h"
 
 namespace paramsync::coordinator {
 namespace {
@@ -30,37 +33,64 @@ std::string ShapeString(absl::Span<const int64_t> shape) {
   return absl::StrCat("[", absl::StrJoin(shape, ","), "]");
 }
 
+// A tensor move and the staging wave it belongs to.
+struct WaveMove {
+  v1::TensorMove move;
+  int wave = 0;
+};
+
 // Builds the tensor moves of one broadcast and records, per receiver, what it
 // will hold afterwards.
 class TaskAssembler {
  public:
-  TaskAssembler(const planner::SyncPlan& plan, const SyncParticipants& participants)
-      : plan_(plan), participants_(participants) {}
+  TaskAssembler(const planner::SyncPlan& plan, const SyncParticipants& participants,
+                const RegroupPlan& regroup, const StagingWaves& waves)
+      : plan_(plan),
+        participants_(participants),
+        regroup_(regroup),
+        waves_(waves),
+        next_task_id_(regroup.next_task_id) {
+    for (const planner::PlannedTransfer& t : plan.transfers) {
+      routed_mapping_ |= t.param_group == "routed";
+    }
+  }
 
-  absl::StatusOr<v1::TransferTask> Assemble(const planner::PlannedTransfer& broadcast,
-                                            const std::set<int>& stage2_roots) {
-    v1::TransferTask task;
-    task.set_task_id(next_task_id_++);
-    task.set_stage(broadcast.stage);
-    task.set_group(broadcast.group_name);
-    task.set_root_sync_rank(broadcast.root);
-    task.set_from_staging(broadcast.stage > 1);
+  // (param group, sync rank): a rank that forwards a param group in stage 2.
+  using Forwarder = std::pair<std::string, int>;
+
+  // The broadcast's tasks: one per staging wave it has tensors in.
+  absl::StatusOr<std::vector<v1::TransferTask>> Assemble(const planner::PlannedTransfer& broadcast,
+                                                         const std::set<Forwarder>& stage2_roots) {
+    v1::TransferTask base;
+    base.set_stage(broadcast.stage);
+    base.set_group(broadcast.group_name);
+    base.set_root_sync_rank(broadcast.root);
     const int k = plan_.tp_num_mapping;
     for (int receiver : broadcast.receivers) {
-      v1::Receiver* r = task.add_receivers();
+      v1::Receiver* r = base.add_receivers();
       r->set_sync_rank(receiver);
       r->set_slice_index(k > 1 ? Rank(receiver).endpoint.spec.parallel().tp_rank() % k : 0);
-      r->set_stage_whole(stage2_roots.count(receiver) > 0);
+      r->set_stage_whole(stage2_roots.count({broadcast.param_group, receiver}) > 0);
     }
-    ASSIGN_OR_RETURN(std::vector<v1::TensorMove> moves, MovesFrom(broadcast));
-    MarkJoins(broadcast, task, moves);
-    for (v1::TensorMove& move : moves) {
-      for (int receiver : broadcast.receivers) {
-        RETURN_IF_ERROR(CheckAndRecord(move, broadcast.root, Rank(receiver)));
+    ASSIGN_OR_RETURN(std::vector<WaveMove> moves, MovesFrom(broadcast));
+    std::map<int, std::vector<v1::TensorMove>> by_wave;
+    for (WaveMove& m : moves) by_wave[m.wave].push_back(std::move(m.move));
+    std::vector<v1::TransferTask> tasks;
+    for (auto& [wave, wave_moves] : by_wave) {
+      v1::TransferTask task = base;
+      task.set_task_id(next_task_id_++);
+      task.set_wave(wave);
+      MarkJoins(broadcast, task, wave_moves);
+      for (v1::TensorMove& move : wave_moves) {
+        for (const v1::Receiver& r : task.receivers()) {
+          RETURN_IF_ERROR(
+              CheckAndRecord(move, wave, broadcast, Rank(r.sync_rank()), r.stage_whole()));
+        }
+        *task.add_tensors() = std::move(move);
       }
-      *task.add_tensors() = std::move(move);
+      tasks.push_back(std::move(task));
     }
-    return task;
+    return tasks;
   }
 
   // FAILED_PRECONDITION naming inference ranks that would lack a parameter.
@@ -99,16 +129,17 @@ class TaskAssembler {
 
   // Sets joins_next where consecutive tensors are adjacent in memory on the
   // root and on every receiver, and every receiver takes them straight into its
-  // tensors (staged receives land in separate buffers). Stage-2 roots send from
-  // separate staging buffers, so their moves never join.
+  // tensors (staged receives land in separate buffers). Tensors sent from
+  // staging (stage-2 roots, regrouped experts) sit in buffers of their own, so
+  // they never join.
   void MarkJoins(const planner::PlannedTransfer& broadcast, const v1::TransferTask& task,
                  std::vector<v1::TensorMove>& moves) {
-    if (broadcast.stage > 1) return;
     for (const v1::Receiver& r : task.receivers()) {
       if (r.stage_whole()) return;
     }
     for (size_t i = 0; i + 1 < moves.size(); ++i) {
       if (moves[i].num_slices() > 1 || moves[i + 1].num_slices() > 1) continue;
+      if (moves[i].from_staging() || moves[i + 1].from_staging()) continue;
       const v1::ParameterSpec* a = Parameter(broadcast.root, moves[i].src_name());
       const v1::ParameterSpec* b = Parameter(broadcast.root, moves[i + 1].src_name());
       bool joins = a != nullptr && b != nullptr && Adjacent(*a, *b);
@@ -122,13 +153,13 @@ class TaskAssembler {
     }
   }
 
-  // Stage 1: the trainer rank's parameters. Later stages: what the root itself
-  // received whole in the stage before.
-  absl::StatusOr<std::vector<v1::TensorMove>> MovesFrom(
-      const planner::PlannedTransfer& broadcast) const {
-    std::vector<v1::TensorMove> moves;
+  // Stage 1: the trainer rank's parameters of the transfer's param group
+  // (routed experts as regrouped, where they are). Later stages: what the root
+  // itself received whole in the stage before.
+  absl::StatusOr<std::vector<WaveMove>> MovesFrom(const planner::PlannedTransfer& broadcast) const {
+    std::vector<WaveMove> moves;
     if (broadcast.stage > 1) {
-      auto it = whole_moves_.find(broadcast.root);
+      auto it = whole_moves_.find({broadcast.param_group, broadcast.root});
       if (it == whole_moves_.end()) {
         return absl::FailedPreconditionError(
             absl::StrCat("stage ", broadcast.stage, " sends from ", Describe(Rank(broadcast.root)),
@@ -137,23 +168,41 @@ class TaskAssembler {
       return it->second;
     }
     const int k = plan_.tp_num_mapping;
+    const bool routed_group = broadcast.param_group == "routed";
+    auto regrouped = regroup_.regrouped_shapes.find(broadcast.root);
     for (const v1::ParameterSpec& p : Rank(broadcast.root).endpoint.parameters) {
+      const bool routed = IsRouted(participants_.topology, p);
+      // Without a mapping of their own (the seed's HEP with unequal TP x EP),
+      // routed experts travel with the other weights.
+      const bool excluded = broadcast.param_group == "except_routed" && routed && routed_mapping_;
+      if ((routed_group && !routed) || excluded) continue;
       v1::TensorMove move;
       move.set_src_name(p.name());
       move.set_dst_name(p.name());
       move.set_dtype(p.dtype());
       *move.mutable_wire_shape() = p.shape();
-      const bool sliced = k > 1 && p.has_tp_split_dim();
+      if (regrouped != regroup_.regrouped_shapes.end()) {
+        auto shape = regrouped->second.find(p.name());
+        if (shape != regrouped->second.end()) {
+          *move.mutable_wire_shape() = {shape->second.begin(), shape->second.end()};
+          move.set_from_staging(true);
+        }
+      }
+      // Routed experts on their own mapping go one to one, whole.
+      const bool sliced = k > 1 && p.has_tp_split_dim() && !routed_group;
       move.set_slice_dim(sliced ? p.tp_split_dim() : 0);
       move.set_num_slices(sliced ? k : 1);
-      moves.push_back(std::move(move));
+      moves.push_back({std::move(move), waves_.WaveOf(broadcast.root, p.name())});
     }
     return moves;
   }
 
-  absl::Status CheckAndRecord(const v1::TensorMove& move, int root, const SyncRank& receiver) {
+  // Checks what `receiver` gets and, where it forwards it in stage 2, records it.
+  absl::Status CheckAndRecord(const v1::TensorMove& move, int wave,
+                              const planner::PlannedTransfer& broadcast, const SyncRank& receiver,
+                              bool forwards) {
     const v1::ParameterSpec* dst = Parameter(receiver.sync_rank, move.dst_name());
-    const std::string sender = Describe(Rank(root));
+    const std::string sender = Describe(Rank(broadcast.root));
     if (dst == nullptr) {
       return absl::FailedPreconditionError(absl::StrCat(sender, " sends '", move.src_name(),
                                                         "' but ", Describe(receiver),
@@ -187,18 +236,23 @@ class TaskAssembler {
                                                         move.dst_name(), "' twice (again from ",
                                                         sender, ")"));
     }
+    if (!forwards) return absl::OkStatus();
     v1::TensorMove whole = move;
     whole.set_src_name(move.dst_name());
     whole.set_joins_next(false);
-    whole_moves_[receiver.sync_rank].push_back(std::move(whole));
+    whole.set_from_staging(true);
+    whole_moves_[{broadcast.param_group, receiver.sync_rank}].push_back({std::move(whole), wave});
     return absl::OkStatus();
   }
 
   const planner::SyncPlan& plan_;
   const SyncParticipants& participants_;
-  uint64_t next_task_id_ = 1;
+  const RegroupPlan& regroup_;
+  const StagingWaves& waves_;
+  uint64_t next_task_id_;
+  bool routed_mapping_ = false;  // Whether routed experts have transfers of their own.
   std::map<int, std::set<std::string>> received_;
-  std::map<int, std::vector<v1::TensorMove>> whole_moves_;
+  std::map<Forwarder, std::vector<WaveMove>> whole_moves_;
   std::map<int, absl::flat_hash_map<std::string, const v1::ParameterSpec*>> parameters_;
 };
 
@@ -215,50 +269,75 @@ v1::GroupMember MemberOf(const SyncRank& rank) {
 }  // namespace
 
 absl::StatusOr<TransferPlan> BuildTransferPlan(const planner::SyncPlan& plan,
-                                               const SyncParticipants& participants) {
-  std::set<int> stage2_roots;
+                                               const SyncParticipants& participants,
+                                               const TransferOptions& options) {
+  std::set<TaskAssembler::Forwarder> stage2_roots;
   // A group's members are everyone its transfers name, in first-seen order: a
   // broadcast group is its root and receivers; a p2p sync's one global group
   // spans all of its pairs.
   std::map<std::string, std::vector<int>> members;
   std::map<std::string, std::set<int>> seen;
   for (const planner::PlannedTransfer& t : plan.transfers) {
-    if (t.stage == 2) stage2_roots.insert(t.root);
+    if (t.stage == 2) stage2_roots.insert({t.param_group, t.root});
     std::vector<int>& list = members[t.group_name];
     if (seen[t.group_name].insert(t.root).second) list.push_back(t.root);
     for (int r : t.receivers) {
       if (seen[t.group_name].insert(r).second) list.push_back(r);
     }
   }
-  TaskAssembler assembler(plan, participants);
+  ASSIGN_OR_RETURN(RegroupPlan regroup, BuildRegroupPlan(plan, participants));
+  // Only syncs that stage (two-stage, regroup) need waves; the others move
+  // straight between tensors.
+  const bool stages = plan.tp_num_mapping > 1 || !regroup.groups.empty();
+  const StagingWaves waves =
+      PlanStagingWaves(participants, stages ? options.staging_budget_bytes : 0,
+                       [&](int rank, const v1::ParameterSpec& p) -> uint64_t {
+                         auto shapes = regroup.regrouped_shapes.find(rank);
+                         if (shapes != regroup.regrouped_shapes.end()) {
+                           auto shape = shapes->second.find(p.name());
+                           if (shape != shapes->second.end())
+                             return TensorBytes(p.dtype(), shape->second).value_or(0);
+                         }
+                         return TensorBytes(p.dtype(), p.shape()).value_or(0);
+                       });
+  SplitRegroupTasks(waves, 1, regroup);
+  for (const RegroupPlan::Group& group : regroup.groups) members[group.name] = group.members;
+  TaskAssembler assembler(plan, participants, regroup, waves);
+  TransferPlan out;
   std::map<std::string, AgentWork> work_by_agent;  // By agent id: deterministic order.
   std::map<std::string, std::set<std::string>> groups_of_agent;
-  for (const planner::PlannedTransfer& transfer : plan.transfers) {
-    if (transfer.param_group != "default") {
-      return absl::UnimplementedError(absl::StrCat(
-          "the plan splits parameters into '", transfer.param_group,
-          "' groups (hyper expert parallel); executing them needs routed-expert regrouping, "
-          "which agents do not run yet"));
-    }
-    ASSIGN_OR_RETURN(v1::TransferTask task, assembler.Assemble(transfer, stage2_roots));
+  // The work of every agent that hosts one of `ranks`, in group `group_name`.
+  auto for_agents_of = [&](const std::string& group_name, const std::vector<int>& ranks,
+                           const std::function<void(AgentWork&)>& add) {
     std::set<std::string> agents;
-    agents.insert(participants.ranks[transfer.root].agent.agent_id());
-    for (int r : transfer.receivers) agents.insert(participants.ranks[r].agent.agent_id());
+    for (int r : ranks) agents.insert(participants.ranks[r].agent.agent_id());
     for (const std::string& agent_id : agents) {
       AgentWork& work = work_by_agent[agent_id];
-      if (groups_of_agent[agent_id].insert(transfer.group_name).second) {
+      if (groups_of_agent[agent_id].insert(group_name).second) {
         v1::CollectiveGroupSpec* group = work.groups.add_groups();
-        group->set_name(transfer.group_name);
-        for (int r : members[transfer.group_name]) {
-          *group->add_members() = MemberOf(participants.ranks[r]);
-        }
+        group->set_name(group_name);
+        for (int r : members[group_name]) *group->add_members() = MemberOf(participants.ranks[r]);
       }
-      *work.tasks.add_tasks() = task;
+      add(work);
     }
+  };
+  for (const RegroupPlan::Group& group : regroup.groups) {
+    for_agents_of(group.name, group.members, [&](AgentWork& work) {
+      for (const v1::RegroupTask& task : group.tasks) *work.tasks.add_regroups() = task;
+    });
   }
+  for (const planner::PlannedTransfer& transfer : plan.transfers) {
+    ASSIGN_OR_RETURN(std::vector<v1::TransferTask> tasks,
+                     assembler.Assemble(transfer, stage2_roots));
+    std::vector<int> ranks = transfer.receivers;
+    ranks.push_back(transfer.root);
+    for_agents_of(transfer.group_name, ranks, [&](AgentWork& work) {
+      for (const v1::TransferTask& task : tasks) *work.tasks.add_transfers() = task;
+    });
+  }
+  out.waves = waves.count();
   RETURN_IF_ERROR(assembler.CheckCoverage());
 
-  TransferPlan out;
   for (int r = participants.num_src; r < static_cast<int>(participants.ranks.size()); ++r) {
     const SyncRank& rank = participants.ranks[r];
     AgentWork& work = work_by_agent[rank.agent.agent_id()];

@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "coordinator/planner/sync_plan.h"
+#include "coordinator/sync/staging_waves.h"
 #include "coordinator/sync/sync_participants.h"
 #include "paramsync/v1/agent.pb.h"
 
@@ -24,7 +25,7 @@ namespace paramsync::coordinator {
 struct AgentWork {
   v1::AgentInfo agent;
   v1::SetupGroupsRequest groups;
-  v1::RunTasksRequest tasks;               // sync_id and version are set by the executor.
+  v1::AgentTasks tasks;
   std::vector<v1::EndpointRef> receivers;  // Its inference endpoints: they commit the version.
 };
 
@@ -32,10 +33,18 @@ struct TransferPlan {
   std::vector<AgentWork> agents;  // Every agent with at least one task.
   int64_t dst_tensors = 0;        // Tensors written across all inference ranks.
   int64_t dst_bytes = 0;          // Bytes written across all inference ranks.
+  int waves = 1;                  // Staging waves (staging_waves.h).
+};
+
+struct TransferOptions {
+  // Staging per endpoint and wave for syncs that stage (staging_waves.h); 0 or
+  // less: no bound, one wave.
+  int64_t staging_budget_bytes = kDefaultStagingBudgetBytes;
 };
 
 absl::StatusOr<TransferPlan> BuildTransferPlan(const planner::SyncPlan& plan,
-                                               const SyncParticipants& participants);
+                                               const SyncParticipants& participants,
+                                               const TransferOptions& options = {});
 
 }  // namespace paramsync::coordinator
 

@@ -19,6 +19,10 @@ and an orchestration script drives syncs through the coordinator::
     c.create_group("policy", "policy_trainer", "policy_vllm")
     report = c.sync("policy")                 # blocks until committed everywhere
 
+TLS and the bearer token come from the PARAMSYNC_TLS_CA, PARAMSYNC_TLS_CERT,
+PARAMSYNC_TLS_KEY and PARAMSYNC_TOKEN_FILE environment variables, or from
+:func:`configure_security`.
+
 The library is found through $PARAMSYNC_LIB, else bazel-bin/client/libparamsync.so
 of the repository holding this package, else this package's directory.
 Errors from the library raise :class:`ParamsyncError` (``.code`` such as
@@ -28,6 +32,7 @@ Errors from the library raise :class:`ParamsyncError` (``.code`` such as
 from ._lib import ParamsyncError, library_path, STATUS_CODES
 from .endpoint import DTYPES, Endpoint, register_endpoint
 from .orchestration import Coordinator, ErrorEvent, SyncReport
+from .security import configure_security
 from .torch_endpoint import TorchEndpoint, register_torch_endpoint
 
 __all__ = [
@@ -39,6 +44,7 @@ __all__ = [
     "STATUS_CODES",
     "SyncReport",
     "TorchEndpoint",
+    "configure_security",
     "library_path",
     "register_endpoint",
     "register_torch_endpoint",

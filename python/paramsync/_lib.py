@@ -107,6 +107,7 @@ EVENT_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p
 _SIGNATURES = {
     "paramsync_last_error": (_c_char_p, []),
     "paramsync_free_string": (None, [_c_void_p]),
+    "paramsync_set_security": (_c_int, [_c_char_p, _c_char_p, _c_char_p, _c_char_p, _c_char_p]),
     "paramsync_endpoint_register": (
         _c_int, [_c_char_p, _c_char_p, _c_int64, ctypes.POINTER(_c_void_p)]),
     "paramsync_endpoint_tensor": (

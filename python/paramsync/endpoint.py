@@ -51,25 +51,57 @@ def _dtype_name(dtype):
 
 
 class _Tensor:
-    __slots__ = ("name", "dtype", "shape", "tp_split_dim", "initial")
+    __slots__ = ("name", "dtype", "shape", "dims", "initial")
 
-    def __init__(self, name, dtype, shape, tp_split_dim, initial):
+    def __init__(self, name, dtype, shape, dims, initial):
         self.name = name
         self.dtype = dtype
         self.shape = shape
-        self.tp_split_dim = tp_split_dim
+        self.dims = dims  # {"tp_split_dim": d, "expert_dim": d}, set ones only.
         self.initial = initial
 
 
-def _parse_tensors(tensors, tp_split_dims):
+# Per-tensor dimensions a registration may name, by argument: tp_split_dims
+# (the dimension tensor parallelism splits) and expert_dims (the expert
+# dimension of stacked routed-expert weights, for HEP syncs).
+_DIM_ARGUMENTS = {"tp_split_dims": "tp_split_dim", "expert_dims": "expert_dim"}
+
+
+def check_dim_arguments(tensors, **dim_maps):
+    """Each of ``dim_maps`` (argument name -> dict) as a dict, naming only ``tensors``."""
+    checked = {}
+    for argument, mapping in dim_maps.items():
+        mapping = dict(mapping or {})
+        unknown = sorted(map(str, set(mapping) - set(tensors)))
+        if unknown:
+            raise ValueError("%s names tensors that are not in tensors: %s"
+                             % (argument, ", ".join(unknown)))
+        checked[argument] = mapping
+    return checked
+
+
+def tensor_dims(name, shape, dim_maps):
+    """The spec dimensions of tensor ``name`` from checked ``dim_maps``."""
+    dims = {}
+    for argument, mapping in dim_maps.items():
+        dim = mapping.get(name)
+        if dim is None:
+            continue
+        field = _DIM_ARGUMENTS[argument]
+        dim = int(dim)
+        if not 0 <= dim < len(shape):
+            raise ValueError("tensor %r: %s %d is outside its %d dimensions"
+                             % (name, field, dim, len(shape)))
+        dims[field] = dim
+    if len(set(dims.values())) < len(dims):
+        raise ValueError("tensor %r: tp_split_dim and expert_dim must differ" % (name,))
+    return dims
+
+
+def _parse_tensors(tensors, dim_maps):
     if not isinstance(tensors, dict) or not tensors:
         raise ValueError("tensors must be a non-empty dict: name -> numpy array "
                          "or name -> (shape, dtype)")
-    tp_split_dims = dict(tp_split_dims or {})
-    unknown = sorted(set(tp_split_dims) - set(tensors))
-    if unknown:
-        raise ValueError("tp_split_dims names tensors that are not in tensors: %s"
-                         % ", ".join(unknown))
     parsed = []
     for name, value in tensors.items():
         if not isinstance(name, str) or not name:
@@ -96,13 +128,7 @@ def _parse_tensors(tensors, tp_split_dims):
             shape = tuple(int(d) for d in initial.shape)
         if any(d < 0 for d in shape):
             raise ValueError("tensor %r: shape %r has a negative dimension" % (name, shape))
-        split = tp_split_dims.get(name)
-        if split is not None:
-            split = int(split)
-            if not 0 <= split < len(shape):
-                raise ValueError("tensor %r: tp_split_dim %d is outside its %d dimensions"
-                                 % (name, split, len(shape)))
-        parsed.append(_Tensor(name, dtype, shape, split, initial))
+        parsed.append(_Tensor(name, dtype, shape, tensor_dims(name, shape, dim_maps), initial))
     return parsed
 
 
@@ -126,18 +152,17 @@ def _endpoint_spec(model, role, rank, *, replica, local_rank, tp_size, pp_size, 
     }
 
 
-def _parameter_spec(name, dtype, shape, tp_split_dim):
+def parameter_spec(name, dtype, shape, dims):
     """A paramsync.v1.ParameterSpec as a dict; `dtype` is a key of DTYPES."""
     spec = {"name": name, "dtype": DTYPES[dtype][0], "shape": list(shape)}
-    if tp_split_dim is not None:
-        spec["tp_split_dim"] = tp_split_dim
+    spec.update(dims)
     return spec
 
 
 def register_endpoint(agent_address, model, role, rank, *, tensors, replica=0,
                       local_rank=0, tp_size=1, pp_size=1, ep_size=1, dp_size=1,
                       tp_rank=0, pp_rank=0, ep_rank=0, dp_rank=0, tp_split_dims=None,
-                      timeout=30.0):
+                      expert_dims=None, timeout=30.0):
     """Registers this process's tensors as endpoint (``model``, ``rank``).
 
     Args:
@@ -156,6 +181,10 @@ def register_endpoint(agent_address, model, role, rank, *, tensors, replica=0,
         parallel layout (inference ranks have dp_size 1).
       tp_split_dims: dict name -> the dimension tensor parallelism splits; a
         tensor not listed is held whole by every TP rank.
+      expert_dims: dict name -> the expert dimension of a stacked routed-expert
+        weight (``[experts, ...]``); for sync groups with ``hep`` (hyper expert
+        parallel), whose trainers regroup these tensors. A trainer rank holds
+        its EP block of experts, split by TP along its tp_split_dim.
       timeout: seconds to wait for the agent (it may still be starting) and its
         registration with the coordinator.
 
@@ -177,11 +206,12 @@ def register_endpoint(agent_address, model, role, rank, *, tensors, replica=0,
         model, role, rank, replica=replica, local_rank=local_rank, tp_size=tp_size,
         pp_size=pp_size, ep_size=ep_size, dp_size=dp_size, tp_rank=tp_rank, pp_rank=pp_rank,
         ep_rank=ep_rank, dp_rank=dp_rank)
-    parsed = _parse_tensors(tensors, tp_split_dims)
+    dim_maps = check_dim_arguments(tensors if isinstance(tensors, dict) else {},
+                                   tp_split_dims=tp_split_dims, expert_dims=expert_dims)
+    parsed = _parse_tensors(tensors, dim_maps)
     request = {
         "endpoint": endpoint_spec,
-        "tensors": [{"spec": _parameter_spec(t.name, t.dtype, t.shape, t.tp_split_dim)}
-                    for t in parsed],
+        "tensors": [{"spec": parameter_spec(t.name, t.dtype, t.shape, t.dims)} for t in parsed],
     }
     lib = _lib.library()
     handle = ctypes.c_void_p()

@@ -21,6 +21,11 @@ _COMM_TYPES = {
     "p2p": "COMM_TYPE_P2P",
 }
 
+_REGROUP_COMM_TYPES = {
+    "alltoall": "REGROUP_COMM_TYPE_ALLTOALL",
+    "allgather": "REGROUP_COMM_TYPE_ALLGATHER",
+}
+
 
 def _field(message, camel, snake, default=None):
     if camel in message:
@@ -36,6 +41,8 @@ class SyncReport:
     tensors: destination tensors written; bytes: bytes written into them.
     duration_ms: wall time of the whole sync, as the coordinator saw it.
     stages: list of (name, duration_ms), e.g. [("stage1", 1.2), ("stage2", 0.8)].
+    waves: staging waves the sync ran in; peak_staging_bytes: the most staging
+    memory any agent held at once (see create_group's staging_budget_bytes).
     """
 
     version: int
@@ -43,6 +50,8 @@ class SyncReport:
     bytes: int
     duration_ms: float
     stages: list
+    waves: int = 1
+    peak_staging_bytes: int = 0
 
     @classmethod
     def from_json(cls, message):
@@ -52,7 +61,9 @@ class SyncReport:
             bytes=int(message.get("bytes", 0)),
             duration_ms=float(_field(message, "durationMs", "duration_ms", 0.0)),
             stages=[(s.get("name", ""), float(_field(s, "durationMs", "duration_ms", 0.0)))
-                    for s in message.get("stages", [])])
+                    for s in message.get("stages", [])],
+            waves=int(message.get("waves", 1)),
+            peak_staging_bytes=int(_field(message, "peakStagingBytes", "peak_staging_bytes", 0)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,12 +118,17 @@ class Coordinator:
         return json.loads(_lib.take_string(out.value))
 
     def create_group(self, name, src_model, dst_model, comm_type="broadcast",
-                     free_groups=False, timeout=10.0):
+                     free_groups=False, hep=False, regroup_comm_type="alltoall",
+                     staging_budget_bytes=0, timeout=10.0):
         """Creates sync group ``name`` from trainer ``src_model`` to inference ``dst_model``.
 
         comm_type: "broadcast" or "p2p" (or a COMM_TYPE_* name). free_groups:
         destroy the agents' collective groups after every sync (by default they
-        are kept for the next one). Idempotent for an identical
+        are kept for the next one). hep: hyper expert parallel (routed-expert
+        tensors, registered with expert_dims, are regrouped by the trainer
+        first), with regroup_comm_type "alltoall" or "allgather".
+        staging_budget_bytes: staging per endpoint of syncs that stage (0: the
+        default, 256 MiB; negative: no bound). Idempotent for an identical
         spec. Models need not be registered yet: they are checked at sync time.
 
         Blocks for one RPC. Raises ParamsyncError: INVALID_ARGUMENT (bad name,
@@ -121,8 +137,14 @@ class Coordinator:
         comm = _COMM_TYPES.get(comm_type, comm_type)
         if comm not in _COMM_TYPES.values():
             raise ValueError("comm_type must be 'broadcast' or 'p2p', got %r" % (comm_type,))
+        regroup = _REGROUP_COMM_TYPES.get(regroup_comm_type, regroup_comm_type)
+        if regroup not in _REGROUP_COMM_TYPES.values():
+            raise ValueError("regroup_comm_type must be 'alltoall' or 'allgather', got %r"
+                             % (regroup_comm_type,))
         spec = {"name": name, "src_model": src_model, "dst_model": dst_model,
-                "comm_type": comm, "free_groups": bool(free_groups)}
+                "comm_type": comm, "free_groups": bool(free_groups), "hep": bool(hep),
+                "regroup_comm_type": regroup,
+                "staging_budget_bytes": str(int(staging_budget_bytes))}
         _lib.check(_lib.library().paramsync_create_group(
             self._address, _lib.encode(json.dumps(spec)), _lib.timeout_ms(timeout)))
 

@@ -27,7 +27,7 @@ import ctypes
 import json
 
 from . import _lib
-from .endpoint import _endpoint_spec, _parameter_spec
+from .endpoint import _endpoint_spec, check_dim_arguments, parameter_spec, tensor_dims
 
 __all__ = ["TorchEndpoint", "register_torch_endpoint"]
 
@@ -94,11 +94,10 @@ def cuda_ipc_handle(shared_handle, name="?"):
 class _Placed:
     """One tensor as registered: spec fields, then where its bytes are."""
 
-    __slots__ = ("name", "tensor", "dtype", "shape", "tp_split_dim", "handle", "offset",
-                 "nbytes")
+    __slots__ = ("name", "tensor", "dtype", "shape", "dims", "handle", "offset", "nbytes")
 
 
-def _check(torch, name, tensor, tp_split_dim):
+def _check(torch, name, tensor, dim_maps):
     """Checks one tensor; returns its _Placed with the spec fields filled in."""
     if not isinstance(name, str) or not name:
         raise ValueError("tensor names must be non-empty strings, got %r" % (name,))
@@ -122,17 +121,13 @@ def _check(torch, name, tensor, tp_split_dim):
     if tensor.numel() == 0:
         raise ValueError("tensor %r has no elements" % (name,))
     shape = tuple(int(d) for d in tensor.shape)
-    if tp_split_dim is not None:
-        tp_split_dim = int(tp_split_dim)
-        if not 0 <= tp_split_dim < len(shape):
-            raise ValueError("tensor %r: tp_split_dim %d is outside its %d dimensions"
-                             % (name, tp_split_dim, len(shape)))
+    dims = tensor_dims(name, shape, dim_maps)
     placed = _Placed()
     placed.name = name
     placed.tensor = tensor
     placed.dtype = dtype
     placed.shape = shape
-    placed.tp_split_dim = tp_split_dim
+    placed.dims = dims
     return placed
 
 
@@ -174,14 +169,14 @@ def _locate(placed, shared):
 def register_torch_endpoint(agent_address, model, role, rank, *, tensors, replica=0,
                             local_rank=0, tp_size=1, pp_size=1, ep_size=1, dp_size=1,
                             tp_rank=0, pp_rank=0, ep_rank=0, dp_rank=0, tp_split_dims=None,
-                            timeout=30.0):
+                            expert_dims=None, timeout=30.0):
     """Registers this process's CUDA tensors, in place, as endpoint (``model``, ``rank``).
 
     Args:
       agent_address: ``host:port`` of the agent serving the tensors' GPU
         (``paramsync-agent --device=cuda:N``).
       model, role, rank, replica, local_rank, tp_size, pp_size, ep_size, dp_size,
-        tp_rank, pp_rank, ep_rank, dp_rank, tp_split_dims, timeout: as for
+        tp_rank, pp_rank, ep_rank, dp_rank, tp_split_dims, expert_dims, timeout: as for
         :func:`paramsync.register_endpoint`.
       tensors: dict name -> ``torch.Tensor``: this rank's local shards, all on one
         CUDA device, contiguous, non-empty, of dtype float32, float16, bfloat16,
@@ -212,16 +207,12 @@ def register_torch_endpoint(agent_address, model, role, rank, *, tensors, replic
         ep_rank=ep_rank, dp_rank=dp_rank)
     if not isinstance(tensors, dict) or not tensors:
         raise ValueError("tensors must be a non-empty dict: name -> torch.Tensor")
-    tp_split_dims = dict(tp_split_dims or {})
-    unknown = sorted(set(tp_split_dims) - set(tensors))
-    if unknown:
-        raise ValueError("tp_split_dims names tensors that are not in tensors: %s"
-                         % ", ".join(map(str, unknown)))
+    dim_maps = check_dim_arguments(tensors, tp_split_dims=tp_split_dims,
+                                   expert_dims=expert_dims)
     torch = _torch()
 
     # Every check first, so that nothing is shared when an argument is wrong.
-    placed = [_check(torch, name, tensor, tp_split_dims.get(name))
-              for name, tensor in tensors.items()]
+    placed = [_check(torch, name, tensor, dim_maps) for name, tensor in tensors.items()]
     device = placed[0].tensor.device
     for p in placed:
         if p.tensor.device != device:
@@ -238,7 +229,7 @@ def register_torch_endpoint(agent_address, model, role, rank, *, tensors, replic
     request = {
         "endpoint": endpoint_spec,
         "tensors": [{
-            "spec": _parameter_spec(p.name, p.dtype, p.shape, p.tp_split_dim),
+            "spec": parameter_spec(p.name, p.dtype, p.shape, p.dims),
             "offset": str(p.offset),
             "nbytes": str(p.nbytes),
             "cuda_ipc_handle": base64.b64encode(p.handle).decode("ascii"),

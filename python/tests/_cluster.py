@@ -42,11 +42,13 @@ class Cluster:
         self.agents = []
         self.coordinator = None
 
-    def start(self, num_agents=3, devices=None):
+    def start(self, num_agents=3, devices=None, daemon_flags=()):
         """Starts the daemons; stop() stops what was started, even after a failure.
 
         `devices`: the --device of each agent (e.g. ["cuda:0", "cuda:1"]); by
-        default `num_agents` agents serve host memory.
+        default `num_agents` agents serve host memory. `daemon_flags`: more
+        flags for every daemon (e.g. TLS and tokens; this process's client must
+        be configured to match, see paramsync.configure_security).
         """
         for binary in (COORDINATOR, AGENT):
             if not os.access(binary, os.X_OK):
@@ -58,10 +60,11 @@ class Cluster:
             devices = ["cpu"] * num_agents
         num_agents = len(devices)
         self.coordinator_address = self._start(
-            "coordinator", [COORDINATOR, "--listen=127.0.0.1:0"])
+            "coordinator", [COORDINATOR, "--listen=127.0.0.1:0"] + list(daemon_flags))
         self.agents = [
             self._start("agent%d" % i, [AGENT, "--coordinator=" + self.coordinator_address,
-                                        "--listen=127.0.0.1:0", "--device=" + device])
+                                        "--listen=127.0.0.1:0", "--device=" + device]
+                        + list(daemon_flags))
             for i, device in enumerate(devices)]
         self.coordinator = paramsync.Coordinator(self.coordinator_address)
         deadline = time.monotonic() + START_TIMEOUT

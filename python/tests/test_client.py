@@ -214,6 +214,40 @@ class TensorParallelSplitTest(ClusterTestCase):
             self.assertEqual(worker.version(), 1)
 
 
+class HyperExpertParallelTest(ClusterTestCase):
+    """A HEP group: routed experts regrouped by the trainer ranks."""
+
+    devices = ["cpu:0", "cpu:1", "cpu:2", "cpu:3"]
+
+    def test_hep_routed_experts_regrouped(self):
+        # Trainer EP2 x TP1: rank e holds experts [4e, 4e+4) of 8 (stacked on
+        # dim 0, each 4 x 2); inference TP2 in the expert layout: rank r holds
+        # the same block, so the regroup is all-to-all among the trainer ranks.
+        experts = np.arange(8 * 4 * 2, dtype=np.float32).reshape(8, 4, 2)
+        dense = np.arange(8, dtype=np.float32).reshape(4, 2) + 100
+        for e in range(2):
+            self.cluster.worker(e, "moe", "trainer", e,
+                                {"experts": experts[4 * e:4 * e + 4], "dense": dense},
+                                ep_size=2, ep_rank=e, dp_size=2, dp_rank=e,
+                                tp_split_dims={"experts": 1, "dense": 0},
+                                expert_dims={"experts": 0})
+        ranks = [
+            self.cluster.worker(2 + r, "moe_vllm", "inference", r,
+                                {"experts": ((4, 4, 2), "float32"), "dense": ((2, 2), "float32")},
+                                tp_size=2, tp_rank=r, local_rank=r,
+                                tp_split_dims={"experts": 1, "dense": 0},
+                                expert_dims={"experts": 0})
+            for r in range(2)]
+        self.coordinator.create_group("hep", "moe", "moe_vllm", hep=True,
+                                      regroup_comm_type="allgather")
+        report = self.coordinator.sync("hep")
+        self.assertEqual(report.version, 1)
+        for r, worker in enumerate(ranks):
+            self.assertEqual(worker.read("experts"), experts[4 * r:4 * r + 4].tobytes())
+            self.assertEqual(worker.read("dense"), dense[2 * r:2 * r + 2].tobytes())
+
+
+
 class InProcessTest(ClusterTestCase):
     """Endpoints registered from this process: numpy views, bfloat16, buffer()."""
 
@@ -418,6 +452,12 @@ class ArgumentTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             register("127.0.0.1:1", "m", "trainer", 0, tensors={"w": ((2,), "float32")},
                      tp_split_dims={"v": 0})
+        with self.assertRaises(ValueError):
+            register("127.0.0.1:1", "m", "trainer", 0, tensors={"w": ((2, 2), "float32")},
+                     tp_split_dims={"w": 0}, expert_dims={"w": 0})
+        with self.assertRaises(ValueError):
+            paramsync.Coordinator("127.0.0.1:1").create_group("g", "a", "b", hep=True,
+                                                              regroup_comm_type="ring")
         with self.assertRaises(TypeError):
             register("127.0.0.1:1", "m", "trainer", 0, tensors={"w": np.zeros(2, np.uint16)})
         with self.assertRaises(ValueError):

@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -97,11 +98,11 @@ TEST_CASE("TP2 -> TP4: stage 1 stages whole shards, stage 2 forwards them, slice
   CHECK(plan->dst_tensors == 12);
   int stage1 = 0, stage2 = 0;
   for (const AgentWork& work : plan->agents) {
-    for (const v1::TransferTask& task : work.tasks.tasks()) {
+    for (const v1::TransferTask& task : work.tasks.transfers()) {
       if (task.root_sync_rank() >= 2) {
         ++stage2;
         CHECK(task.stage() == 2);
-        CHECK(task.from_staging());
+        for (const v1::TensorMove& m : task.tensors()) CHECK(m.from_staging());
         continue;
       }
       ++stage1;
@@ -131,13 +132,13 @@ TEST_CASE("Equal TP with 2 replicas: one broadcast per trainer rank, straight in
   INFO(plan.status().ToString());
   REQUIRE(plan.ok());
   for (const AgentWork& work : plan->agents) {
-    for (const v1::TransferTask& task : work.tasks.tasks()) {
+    for (const v1::TransferTask& task : work.tasks.transfers()) {
       CHECK(task.stage() == 1);
       CHECK(task.receivers_size() == 2);
       for (const v1::Receiver& r : task.receivers()) CHECK_FALSE(r.stage_whole());
       for (const v1::TensorMove& m : task.tensors()) CHECK(m.num_slices() == 1);
     }
-    CHECK(work.groups.groups_size() == work.tasks.tasks_size());
+    CHECK(work.groups.groups_size() == work.tasks.transfers_size());
   }
 }
 
@@ -159,7 +160,7 @@ void PlaceContiguously(std::vector<EndpointRecord>& model, int gap_after = -1) {
 
 std::vector<bool> Joins(const TransferPlan& plan) {
   std::vector<bool> joins;
-  for (const v1::TensorMove& m : plan.agents[0].tasks.tasks(0).tensors()) {
+  for (const v1::TensorMove& m : plan.agents[0].tasks.transfers(0).tensors()) {
     joins.push_back(m.joins_next());
   }
   return joins;
@@ -198,7 +199,7 @@ TEST_CASE("Tensors adjacent on every side of a transfer are marked to move as on
     absl::StatusOr<TransferPlan> plan = Build(src, tp2, 3);
     REQUIRE(plan.ok());
     for (const AgentWork& work : plan->agents) {
-      for (const v1::TransferTask& task : work.tasks.tasks()) {
+      for (const v1::TransferTask& task : work.tasks.transfers()) {
         for (const v1::TensorMove& m : task.tensors()) CHECK_FALSE(m.joins_next());
       }
     }
@@ -240,6 +241,162 @@ TEST_CASE("Parameter mismatches are caught before any byte moves", "[transfer_pl
   SECTION("an unknown model") {
     CheckError(Build(src, {}, 2).status(), absl::StatusCode::kNotFound, "'i'");
   }
+}
+
+}  // namespace
+}  // namespace paramsync::coordinator
+
+namespace paramsync::coordinator {
+namespace {
+
+// A HEP model: a trainer of tp x ep ranks (dp = ep), or a TP inference model,
+// with a dense weight and a stacked routed-expert weight of 8 experts
+// ([experts, rows, cols], rows split by TP; experts split by EP on the trainer;
+// inference: experts split by TP in the expert layout, else rows).
+std::vector<EndpointRecord> HepModel(bool trainer, int tp, int ep, int first_agent, int experts,
+                                     bool expert_layout) {
+  std::vector<EndpointRecord> out;
+  for (int rank = 0; rank < tp * ep; ++rank) {
+    EndpointRecord e;
+    e.spec.set_model(trainer ? "t" : "i");
+    e.spec.set_role(trainer ? v1::ROLE_TRAINER : v1::ROLE_INFERENCE);
+    e.spec.set_rank(rank);
+    e.spec.set_local_rank(rank % tp);
+    v1::ParallelConfig* p = e.spec.mutable_parallel();
+    p->set_tp_size(tp);
+    p->set_pp_size(1);
+    p->set_ep_size(ep);
+    p->set_dp_size(ep);
+    p->set_tp_rank(rank % tp);
+    p->set_dp_rank(rank / tp);
+    p->set_ep_rank((rank / tp) % ep);
+    e.agent_id = absl::StrCat("agent-", first_agent + rank);
+    v1::ParameterSpec routed = trainer         ? Param("experts", {experts / ep, 16 / tp, 8}, 1)
+                               : expert_layout ? Param("experts", {experts / tp, 16, 8}, 1)
+                                               : Param("experts", {experts, 16 / tp, 8}, 1);
+    routed.set_expert_dim(0);
+    e.parameters = {Param("dense", {16 / tp, 8}, 0), routed};
+    out.push_back(e);
+  }
+  return out;
+}
+
+absl::StatusOr<TransferPlan> BuildHep(int src_tp, int ep, int dst_tp, v1::RegroupCommType regroup,
+                                      int64_t budget = 0, int experts = 8) {
+  v1::SyncGroupSpec spec = Group();
+  spec.set_hep(true);
+  spec.set_regroup_comm_type(regroup);
+  const bool expert_layout = src_tp * ep == dst_tp;
+  absl::StatusOr<SyncParticipants> participants =
+      BuildSyncParticipants(spec, HepModel(true, src_tp, ep, 0, experts, false),
+                            HepModel(false, dst_tp, 1, src_tp * ep, experts, expert_layout),
+                            Agents(src_tp * ep + dst_tp));
+  if (!participants.ok()) return participants.status();
+  absl::StatusOr<planner::SyncPlan> plan = planner::BuildSyncPlan(participants->topology);
+  if (!plan.ok()) return plan.status();
+  TransferOptions options;
+  options.staging_budget_bytes = budget;
+  return BuildTransferPlan(*plan, *participants, options);
+}
+
+// Bytes that cross between different ranks in the regroups (each task once).
+int64_t RegroupWireBytes(const TransferPlan& plan) {
+  std::set<uint64_t> seen;
+  int64_t bytes = 0;
+  for (const AgentWork& work : plan.agents) {
+    for (const v1::RegroupTask& task : work.tasks.regroups()) {
+      if (!seen.insert(task.task_id()).second) continue;
+      for (const v1::RegroupPiece& piece : task.pieces()) {
+        if (piece.src_sync_rank() == piece.dst_sync_rank()) continue;
+        int64_t n = 2;  // bf16
+        for (int64_t d : piece.send_whole() ? piece.src_shape() : piece.src_box().extent()) n *= d;
+        bytes += n;
+      }
+    }
+  }
+  return bytes;
+}
+
+TEST_CASE("HEP TP2 x EP2 -> TP4: routed experts regroup into whole-expert blocks and go one to one",
+          "[transfer_plan][hep]") {
+  absl::StatusOr<TransferPlan> alltoall = BuildHep(2, 2, 4, v1::REGROUP_COMM_TYPE_ALLTOALL);
+  INFO(alltoall.status().ToString());
+  REQUIRE(alltoall.ok());
+  int routed = 0;
+  for (const AgentWork& work : alltoall->agents) {
+    for (const v1::TransferTask& task : work.tasks.transfers()) {
+      for (const v1::TensorMove& move : task.tensors()) {
+        if (move.src_name() != "experts" || task.stage() != 1) continue;
+        ++routed;
+        // Block of 8 / 4 experts, each whole (16 rows), sent from the regroup.
+        CHECK(move.from_staging());
+        CHECK(std::vector<int64_t>(move.wire_shape().begin(), move.wire_shape().end()) ==
+              std::vector<int64_t>{2, 16, 8});
+        CHECK(move.num_slices() == 1);
+        REQUIRE(task.receivers_size() == 1);
+        CHECK(task.receivers(0).sync_rank() - 4 == task.root_sync_rank());
+      }
+    }
+  }
+  CHECK(routed == 8);  // 4 pairs, each listed by its root's and its receiver's agent.
+  absl::StatusOr<TransferPlan> allgather = BuildHep(2, 2, 4, v1::REGROUP_COMM_TYPE_ALLGATHER);
+  REQUIRE(allgather.ok());
+  // All-to-all sends each peer its part; all-gather whole shards (twice the bytes here).
+  CHECK(RegroupWireBytes(*alltoall) > 0);
+  CHECK(RegroupWireBytes(*allgather) == 2 * RegroupWireBytes(*alltoall));
+}
+
+TEST_CASE("HEP with unequal TP x EP gathers every expert, split by TP, into the two stages",
+          "[transfer_plan][hep]") {
+  absl::StatusOr<TransferPlan> plan = BuildHep(1, 4, 2, v1::REGROUP_COMM_TYPE_ALLTOALL);
+  INFO(plan.status().ToString());
+  REQUIRE(plan.ok());
+  bool found = false;
+  for (const AgentWork& work : plan->agents) {
+    for (const v1::TransferTask& task : work.tasks.transfers()) {
+      for (const v1::TensorMove& move : task.tensors()) {
+        if (move.src_name() != "experts" || task.stage() != 1) continue;
+        found = true;
+        CHECK(std::vector<int64_t>(move.wire_shape().begin(), move.wire_shape().end()) ==
+              std::vector<int64_t>{8, 16, 8});
+        CHECK(move.num_slices() == 2);  // Each inference rank keeps its TP half.
+        CHECK(move.slice_dim() == 1);
+      }
+    }
+  }
+  CHECK(found);
+}
+
+TEST_CASE("A staging budget splits a staging sync into waves, none over the budget",
+          "[transfer_plan][waves]") {
+  // Trainer shards: dense 8x8 + experts 4x8x8 bf16 = 128 + 512 bytes, regrouped
+  // experts 2x16x8 = 512 bytes: a 600-byte budget puts each in a wave of its own.
+  absl::StatusOr<TransferPlan> plan = BuildHep(2, 2, 4, v1::REGROUP_COMM_TYPE_ALLTOALL, 600);
+  INFO(plan.status().ToString());
+  REQUIRE(plan.ok());
+  CHECK(plan->waves == 2);
+  std::set<int> transfer_waves, regroup_waves;
+  for (const AgentWork& work : plan->agents) {
+    for (const v1::TransferTask& task : work.tasks.transfers()) {
+      transfer_waves.insert(task.wave());
+      for (const v1::TensorMove& move : task.tensors()) {
+        CHECK(task.wave() == (move.src_name() == "dense" ? 0 : 1));
+      }
+    }
+    for (const v1::RegroupTask& task : work.tasks.regroups()) regroup_waves.insert(task.wave());
+  }
+  CHECK(transfer_waves == std::set<int>{0, 1});
+  CHECK(regroup_waves == std::set<int>{1});
+  absl::StatusOr<TransferPlan> unbounded = BuildHep(2, 2, 4, v1::REGROUP_COMM_TYPE_ALLTOALL, -1);
+  REQUIRE(unbounded.ok());
+  CHECK(unbounded->waves == 1);
+}
+
+TEST_CASE("HEP refuses routed experts that do not split into whole-expert blocks",
+          "[transfer_plan][hep]") {
+  // 6 experts: 3 per EP rank, not divisible by src tp 2.
+  absl::StatusOr<TransferPlan> plan = BuildHep(2, 2, 4, v1::REGROUP_COMM_TYPE_ALLTOALL, 0, 6);
+  CheckError(plan.status(), absl::StatusCode::kFailedPrecondition, "'experts'");
 }
 
 }  // namespace

@@ -30,8 +30,22 @@ struct GpuDeployment {
   std::vector<ChildProcess*> inference;
 };
 
+// The sync group `name` of the two models, as `hep` (ChatLearn's hyper expert
+// parallel) regrouping with `regroup` where set.
+v1::SyncGroupSpec GroupSpec(const std::string& name, const std::string& src, const std::string& dst,
+                            bool hep = false,
+                            v1::RegroupCommType regroup = v1::REGROUP_COMM_TYPE_ALLTOALL) {
+  v1::SyncGroupSpec spec;
+  spec.set_name(name);
+  spec.set_src_model(src);
+  spec.set_dst_model(dst);
+  spec.set_hep(hep);
+  spec.set_regroup_comm_type(regroup);
+  return spec;
+}
+
 GpuDeployment Deploy(int gpus, const ModelDeployment& trainer, const ModelDeployment& inference,
-                     const std::string& name) {
+                     const std::string& name, bool hep = false) {
   REQUIRE(DeviceCount() >= gpus);
   std::vector<std::string> devices;
   for (int i = 0; i < gpus; ++i) devices.push_back(absl::StrCat("cuda:", i));
@@ -48,11 +62,9 @@ GpuDeployment Deploy(int gpus, const ModelDeployment& trainer, const ModelDeploy
   REQUIRE(i.ok());
   d.trainer = *t;
   d.inference = *i;
-  v1::SyncGroupSpec spec;
-  spec.set_name(name);
-  spec.set_src_model(trainer.model);
-  spec.set_dst_model(inference.model);
-  REQUIRE(client::CoordinatorClient(d.cluster->coordinator_address()).CreateSyncGroup(spec).ok());
+  REQUIRE(client::CoordinatorClient(d.cluster->coordinator_address())
+              .CreateSyncGroup(GroupSpec(name, trainer.model, inference.model, hep))
+              .ok());
   return d;
 }
 
@@ -127,6 +139,49 @@ TEST_CASE("GPU: TP2 trainer -> TP4 inference, colocated on 4 GPUs", "[.][gpu4]")
   GpuDeployment d = Deploy(4, {"trainer", true, 2, 1, 1, {0, 1}, "transformer-100m"},
                            {"vllm", false, 4, 1, 1, {0, 1, 2, 3}, "transformer-100m"}, "tp2_tp4");
   SyncTwiceAndVerify(d, "tp2_tp4");
+}
+
+// Megatron-style MoE trainer of tp x ep ranks (dp = ep) with stacked experts.
+ModelDeployment MoeTrainer(int tp, int ep, std::vector<int> gpus, const std::string& preset) {
+  ModelDeployment m{"trainer", true, tp, ep, 1, std::move(gpus), preset};
+  m.ep = ep;
+  return m;
+}
+
+ModelDeployment MoeInference(int tp, std::vector<int> gpus, const std::string& preset,
+                             const std::string& expert_layout) {
+  ModelDeployment m{"vllm", false, tp, 1, 1, std::move(gpus), preset};
+  m.expert_layout = expert_layout;
+  return m;
+}
+
+TEST_CASE("GPU: HEP EP2 x TP1 trainer -> TP2 inference, routed experts regrouped, 4 GPUs",
+          "[.][gpu4]") {
+  GpuDeployment d = Deploy(4, MoeTrainer(1, 2, {0, 1}, "moe-hep-medium"),
+                           MoeInference(2, {2, 3}, "moe-hep-medium", "experts"), "hep_ep2_tp2",
+                           /*hep=*/true);
+  SyncTwiceAndVerify(d, "hep_ep2_tp2");
+}
+
+TEST_CASE("GPU: HEP TP2 x EP2 -> TP4 colocated, all-to-all and all-gather regroups, 4 GPUs",
+          "[.][gpu4]") {
+  GpuDeployment d = Deploy(4, MoeTrainer(2, 2, {0, 1, 2, 3}, "moe-hep-medium"),
+                           MoeInference(4, {0, 1, 2, 3}, "moe-hep-medium", "experts"),
+                           "hep_alltoall", /*hep=*/true);
+  SyncTwiceAndVerify(d, "hep_alltoall");
+  REQUIRE(client::CoordinatorClient(d.cluster->coordinator_address())
+              .CreateSyncGroup(GroupSpec("hep_allgather", "trainer", "vllm", true,
+                                         v1::REGROUP_COMM_TYPE_ALLGATHER))
+              .ok());
+  SyncTwiceAndVerify(d, "hep_allgather");
+}
+
+TEST_CASE("GPU: HEP EP2 x TP1 -> TP2 on 2 GPUs (colocated, routed experts one to one)",
+          "[.][gpu]") {
+  GpuDeployment d = Deploy(2, MoeTrainer(1, 2, {0, 1}, "moe-hep-small"),
+                           MoeInference(2, {0, 1}, "moe-hep-small", "experts"), "hep_2gpu",
+                           /*hep=*/true);
+  SyncTwiceAndVerify(d, "hep_2gpu");
 }
 
 }  // namespace

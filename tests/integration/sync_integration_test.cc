@@ -1,6 +1,7 @@
 // End-to-end syncs on CPU: a coordinator, agents and framework processes, each a
 // separate process talking gRPC on loopback; every received byte is checked by
 // the inference processes themselves against the trainer's deterministic values.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
@@ -9,79 +10,10 @@
 #include "bench/local_cluster.h"
 #include "bench/model_layout.h"
 #include "client/coordinator_client.h"
+#include "tests/integration/cluster_helpers.h"
 
 namespace paramsync::bench {
 namespace {
-
-std::unique_ptr<LocalCluster> StartCluster(int agents, const std::string& name) {
-  absl::StatusOr<std::unique_ptr<LocalCluster>> cluster =
-      LocalCluster::Start(agents, MakeWorkDir(name));
-  INFO(cluster.status().ToString());
-  REQUIRE(cluster.ok());
-  return *std::move(cluster);
-}
-
-std::vector<ChildProcess*> DeployOrDie(LocalCluster& cluster, const ModelDeployment& model) {
-  absl::StatusOr<std::vector<ChildProcess*>> ranks = cluster.Deploy(model);
-  INFO(ranks.status().ToString());
-  REQUIRE(ranks.ok());
-  return *std::move(ranks);
-}
-
-void CreateGroup(client::CoordinatorClient& coordinator, const std::string& name,
-                 const std::string& src, const std::string& dst,
-                 v1::CommType comm_type = v1::COMM_TYPE_BROADCAST) {
-  v1::SyncGroupSpec spec;
-  spec.set_name(name);
-  spec.set_src_model(src);
-  spec.set_dst_model(dst);
-  spec.set_comm_type(comm_type);
-  absl::Status status = coordinator.CreateSyncGroup(spec);
-  INFO(status.ToString());
-  REQUIRE(status.ok());
-}
-
-// Trainer writes `version`, the coordinator syncs, every inference rank checks
-// every byte and reports holding `version`.
-void SyncAndVerify(client::CoordinatorClient& coordinator, const std::string& group,
-                   const std::vector<ChildProcess*>& trainer,
-                   const std::vector<ChildProcess*>& inference, int64_t version,
-                   int64_t expected_bytes) {
-  absl::StatusOr<std::vector<std::string>> filled =
-      LocalCluster::CommandAll(trainer, absl::StrCat("fill ", version));
-  INFO(filled.status().ToString());
-  REQUIRE(filled.ok());
-  absl::StatusOr<v1::SyncResponse> report = coordinator.Sync(group);
-  INFO(report.status().ToString());
-  REQUIRE(report.ok());
-  CHECK(report->version() == version);
-  CHECK(report->bytes() == expected_bytes);
-  absl::StatusOr<std::vector<std::string>> verified =
-      LocalCluster::CommandAll(inference, absl::StrCat("verify ", version));
-  INFO(verified.status().ToString());
-  REQUIRE(verified.ok());
-  absl::StatusOr<std::vector<std::string>> held = LocalCluster::CommandAll(inference, "version");
-  REQUIRE(held.ok());
-  for (const std::string& line : *held) CHECK(line == absl::StrCat("ok ", version));
-}
-
-int64_t ModelBytes(const std::string& preset) {
-  int64_t bytes = 0;
-  for (const ParameterLayout& p : TransformerParameters(*ModelPreset(preset))) {
-    bytes += static_cast<int64_t>(FullBytes(p));
-  }
-  return bytes;
-}
-
-// Bytes all inference ranks of a TP-`tp` model hold together: replicated tensors
-// count once per rank.
-int64_t InferenceBytes(const std::string& preset, int tp, int replicas) {
-  int64_t bytes = 0;
-  for (const ParameterLayout& p : TransformerParameters(*ModelPreset(preset))) {
-    bytes += static_cast<int64_t>(FullBytes(p)) * (p.tp_split_dim.has_value() ? 1 : tp);
-  }
-  return bytes * replicas;
-}
 
 TEST_CASE("TP2 trainer syncs a 100 MB model into 2 TP2 replicas, twice", "[integration]") {
   auto cluster = StartCluster(6, "tp2-tp2");
@@ -113,9 +45,34 @@ TEST_CASE("TP2 trainer syncs a 100 MB model into TP4 in two stages, twice", "[in
   CHECK(plan->tp_num_mapping() == 2);
   CHECK(plan->stage1_size() == 2);
   CHECK(plan->stage2_size() == 2);
+  int64_t unbounded_peak = 0;
   for (int64_t version : {1, 2}) {
-    SyncAndVerify(coordinator, "tp2_tp4", trainer, inference, version,
-                  InferenceBytes(preset, 4, 1));
+    v1::SyncResponse report = SyncAndVerify(coordinator, "tp2_tp4", trainer, inference, version,
+                                            InferenceBytes(preset, 4, 1));
+    // The ~53 MB shards fit the default budget: one wave, each stage-1
+    // receiver staging a whole shard.
+    CHECK(report.waves() == 1);
+    unbounded_peak = report.peak_staging_bytes();
+  }
+  CHECK(unbounded_peak > 50'000'000);
+
+  // A small budget: waves, and no agent stages more than one of them.
+  const int64_t budget = 8 << 20;
+  v1::SyncGroupSpec spec = GroupSpec("tp2_tp4_waves", "trainer", "vllm");
+  spec.set_staging_budget_bytes(budget);
+  CreateGroup(coordinator, spec);
+  int64_t largest = 0;  // The largest shard tensor: a wave of its own.
+  for (const ParameterLayout& p : TransformerParameters(*ModelPreset(preset))) {
+    largest = std::max<int64_t>(largest, FullBytes(p) / (p.tp_split_dim.has_value() ? 2 : 1));
+  }
+  // Versions count per group; version 1's weights differ from the version 2
+  // the inference ranks hold, so the check proves every byte was written again.
+  for (int64_t version : {1, 2}) {
+    v1::SyncResponse report = SyncAndVerify(coordinator, "tp2_tp4_waves", trainer, inference,
+                                            version, InferenceBytes(preset, 4, 1));
+    CHECK(report.waves() > 4);
+    CHECK(report.peak_staging_bytes() > 0);
+    CHECK(report.peak_staging_bytes() <= std::max(budget, largest));
   }
 }
 

@@ -31,6 +31,11 @@ absl::StatusOr<std::unique_ptr<NcclTransport>> NcclTransport::Create(int device,
 NcclTransport::~NcclTransport() {
   {
     absl::MutexLock lock(&mu_);
+    // The agent is exiting: nothing is in flight that a finalize would flush,
+    // and a finalize may wait for peers that are exiting one by one.
+    for (auto& [name, group] : groups_) {
+      if (group->communicator != nullptr) group->communicator->Abort();
+    }
     groups_.clear();
   }
   cudaSetDevice(device_);
@@ -98,7 +103,11 @@ void NcclTransport::DestroyGroup(const std::string& name) {
 absl::StatusOr<std::shared_ptr<NcclTransport::Group>> NcclTransport::Find(const GroupView& view) {
   absl::MutexLock lock(&mu_);
   auto it = groups_.find(view.name);
-  if (it == groups_.end() || it->second->communicator->state() != NcclCommunicator::State::kReady) {
+  // A group whose members all live on this agent has no communicator: its
+  // transfers are device copies.
+  if (it == groups_.end() ||
+      (it->second->communicator != nullptr &&
+       it->second->communicator->state() != NcclCommunicator::State::kReady)) {
     return absl::FailedPreconditionError(
         absl::StrCat("no ready NCCL communicator for group ", view.name, "; set it up first"));
   }
@@ -242,6 +251,85 @@ absl::Status NcclTransport::BroadcastRecv(const GroupView& view, const TransferK
     }
     return ncclSuccess;
   });
+}
+
+absl::Status NcclTransport::Exchange(const GroupView& view, uint64_t sync_id,
+                                     absl::Span<const ExchangeSend> sends,
+                                     absl::Span<const ExchangeRecv> recvs, absl::Time deadline) {
+  absl::StatusOr<std::shared_ptr<Group>> group = Find(view);
+  if (!group.ok()) return group.status();
+  // (sender, receiver, NCCL peer, send or receive): NCCL matches a pair's
+  // operations in the order they were issued, so both sides sort the same way.
+  struct Remote {
+    int sender;
+    int receiver;
+    int peer;
+    const ExchangeSend* send;
+    const ExchangeRecv* recv;
+  };
+  std::vector<Remote> remote;
+  std::vector<ExchangeSend> local_sends;
+  std::vector<ExchangeRecv> local_recvs;
+  // The communicator rank of `sync_rank`'s agent; -1 for this agent.
+  auto peer_of = [&](int sync_rank) -> absl::StatusOr<int> {
+    const GroupMemberAddress* member = view.Member(sync_rank);
+    if (member == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("rank ", sync_rank, " is not a member of group ", view.name));
+    }
+    if (member->address == self_address_) return -1;
+    return CommRank(**group, view, sync_rank);
+  };
+  for (const ExchangeSend& send : sends) {
+    absl::StatusOr<int> peer = peer_of(send.receiver_sync_rank);
+    if (!peer.ok()) return peer.status();
+    if (*peer < 0) {
+      local_sends.push_back(send);
+    } else {
+      remote.push_back({send.sender_sync_rank, send.receiver_sync_rank, *peer, &send, nullptr});
+    }
+  }
+  for (const ExchangeRecv& recv : recvs) {
+    absl::StatusOr<int> peer = peer_of(recv.sender_sync_rank);
+    if (!peer.ok()) return peer.status();
+    if (*peer < 0) {
+      local_recvs.push_back(recv);
+    } else {
+      remote.push_back({recv.sender_sync_rank, recv.receiver_sync_rank, *peer, nullptr, &recv});
+    }
+  }
+  std::sort(remote.begin(), remote.end(), [](const Remote& a, const Remote& b) {
+    return std::make_pair(a.sender, a.receiver) < std::make_pair(b.sender, b.receiver);
+  });
+  // Pairs on this agent go through the inbox while NCCL moves the rest.
+  absl::Status local_status = absl::OkStatus();
+  std::thread local([&] {
+    local_status = Transport::Exchange(view, sync_id, local_sends, local_recvs, deadline);
+  });
+  absl::Status status = absl::OkStatus();
+  if (!remote.empty()) {
+    InFlight in_flight(this, sync_id, *group);
+    ncclComm_t comm = (*group)->communicator->comm();
+    status = Run(**group, deadline, [&]() -> ncclResult_t {
+      for (const Remote& op : remote) {
+        if (op.send != nullptr) {
+          for (const ConstBuffer& b : op.send->data) {
+            const ncclResult_t r = ncclSend(b.data, b.size, ncclUint8, op.peer, comm, stream_);
+            if (r != ncclSuccess && r != ncclInProgress) return r;
+          }
+        } else {
+          for (const MutableBuffer& b : op.recv->data) {
+            const ncclResult_t r = ncclRecv(b.data, b.size, ncclUint8, op.peer, comm, stream_);
+            if (r != ncclSuccess && r != ncclInProgress) return r;
+          }
+        }
+      }
+      return ncclSuccess;
+    });
+    if (!status.ok()) inbox_->Abort(sync_id, status);
+  }
+  local.join();
+  return status.ok() ? local_status : status;
 }
 
 void NcclTransport::Abort(uint64_t sync_id, const absl::Status& reason) {

@@ -52,6 +52,11 @@ class NcclTransport final : public Transport {
   absl::Status BroadcastRecv(const GroupView& group, const TransferKey& key, int root_sync_rank,
                              absl::Span<const int> receivers, absl::Span<const MutableBuffer> data,
                              absl::Time deadline) override;
+  // Remote pairs as one NCCL group of sends and receives, in (sender, receiver)
+  // order on both sides; pairs inside this agent through the inbox.
+  absl::Status Exchange(const GroupView& group, uint64_t sync_id,
+                        absl::Span<const ExchangeSend> sends, absl::Span<const ExchangeRecv> recvs,
+                        absl::Time deadline) override;
   void Abort(uint64_t sync_id, const absl::Status& reason) override;
 
  private:
