@@ -139,6 +139,50 @@ TaskRunner::~TaskRunner() = default;
 
 namespace {
 
+// `move`'s slice for `receiver` of a shard of `move.wire_shape()`.
+SliceSpec SliceFor(const v1::TensorMove& move, const v1::Receiver& receiver) {
+  return SliceSpec{move.wire_shape(), DTypeSize(move.dtype()), move.slice_dim(), move.num_slices(),
+                   receiver.slice_index()};
+}
+
+// What travels for `move` to `receiver`: the sender's shard, or only the
+// receiver's slice of it (TensorMove.sender_slices).
+absl::StatusOr<uint64_t> WireBytes(const v1::TensorMove& move, const v1::Receiver& receiver) {
+  if (!move.sender_slices()) return TensorBytes(move.dtype(), move.wire_shape());
+  if (move.num_slices() > kMaxSlices) {
+    return absl::InvalidArgumentError(absl::StrCat("tensor '", move.dst_name(), "': num_slices is ",
+                                                   move.num_slices(), "; accepted: 1 to ",
+                                                   kMaxSlices, " (dst TP / src TP)"));
+  }
+  size_t bytes = 0;
+  RETURN_IF_ERROR(ValidateSlice(SliceFor(move, receiver), &bytes));
+  return bytes;
+}
+
+// The bytes to send of a staged shard: the shard, or the one receiver's slice
+// of it, in place where contiguous (dim-0 slices) and else cut into `scratch`.
+absl::StatusOr<ConstBuffer> StagedWire(const v1::TensorMove& move, const v1::TransferTask& task,
+                                       const StagingBuffer& shard, MemoryOps& memory,
+                                       std::vector<std::shared_ptr<StagingBuffer>>& scratch) {
+  if (!move.sender_slices()) return ConstBuffer{shard.data(), shard.size()};
+  if (task.receivers_size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat("tensor '", move.src_name(),
+                                                   "': sender_slices needs a task of one "
+                                                   "receiver, this one has ",
+                                                   task.receivers_size()));
+  }
+  const SliceSpec slice = SliceFor(move, task.receivers(0));
+  ASSIGN_OR_RETURN(const uint64_t bytes, WireBytes(move, task.receivers(0)));
+  ASSIGN_OR_RETURN(const SliceGeometry g, GeometryOf(slice, bytes));
+  if (g.rows == 1 || g.run_bytes == g.row_bytes) {
+    return ConstBuffer{static_cast<const char*>(shard.data()) + g.first_byte, bytes};
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<StagingBuffer> cut, memory.Allocate(bytes));
+  RETURN_IF_ERROR(memory.CopySlice(slice, shard.data(), cut->data(), bytes));
+  scratch.push_back(cut);
+  return ConstBuffer{cut->data(), bytes};
+}
+
 // The root's side of one task.
 absl::Status SendTask(const v1::TransferTask& task, const CollectiveGroup& group,
                       const TensorRegistry& tensors, Transport& transport, RunContext& run,
@@ -169,9 +213,14 @@ absl::Status SendTask(const v1::TransferTask& task, const CollectiveGroup& group
                                                           "' has ", bytes->size(),
                                                           " bytes, task sends ", wire_bytes));
       }
-      buffers.push_back(ConstBuffer{bytes->data(), bytes->size()});
+      ASSIGN_OR_RETURN(const ConstBuffer wire, StagedWire(move, task, *bytes, run.memory, staged));
+      buffers.push_back(wire);
       staged.push_back(std::move(bytes));
       continue;
+    }
+    if (move.sender_slices()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tensor '", move.src_name(), "': only staged shards are sent sliced by the sender"));
     }
     ASSIGN_OR_RETURN(const TensorView view, tensors.Find(endpoint, move.src_name()));
     if (view.nbytes != wire_bytes) {
@@ -227,7 +276,9 @@ absl::Status ReceiveTask(const v1::TransferTask& task, const v1::Receiver& recei
   for (const v1::Receiver& r : task.receivers()) receivers.push_back(r.sync_rank());
   const TransferKey transfer{run.sync_id, task.task_id(), receiver.sync_rank()};
   bool direct = !receiver.stage_whole();
-  for (const v1::TensorMove& move : task.tensors()) direct &= move.num_slices() == 1;
+  for (const v1::TensorMove& move : task.tensors()) {
+    direct &= move.num_slices() == 1 || move.sender_slices();
+  }
   const bool reusable = run.plan_id != 0 && direct;
   const auto key = std::make_tuple(run.plan_id, task.task_id(), receiver.sync_rank());
   if (reusable) {
@@ -243,9 +294,11 @@ absl::Status ReceiveTask(const v1::TransferTask& task, const v1::Receiver& recei
   std::vector<Landing> landings;
   landings.reserve(task.tensors_size());
   for (const v1::TensorMove& move : task.tensors()) {
-    ASSIGN_OR_RETURN(const uint64_t wire_bytes, TensorBytes(move.dtype(), move.wire_shape()));
+    ASSIGN_OR_RETURN(const uint64_t wire_bytes, WireBytes(move, receiver));
     ASSIGN_OR_RETURN(const TensorView destination, tensors.Find(endpoint, move.dst_name()));
-    Landing landing{&move, destination, move.num_slices() > 1 || receiver.stage_whole(), {}};
+    // The receiver cuts its slice itself unless the sender did.
+    const bool cuts = move.num_slices() > 1 && !move.sender_slices();
+    Landing landing{&move, destination, cuts || receiver.stage_whole(), {}};
     if (landing.staged) {
       RETURN_IF_ERROR(CheckStaging(move, receiver, destination, wire_bytes));
       ASSIGN_OR_RETURN(landing.staging, run.memory.Allocate(wire_bytes));
@@ -276,9 +329,8 @@ absl::Status ReceiveTask(const v1::TransferTask& task, const v1::Receiver& recei
   for (Landing& landing : landings) {
     const v1::TensorMove& move = *landing.move;
     if (landing.staged) {
-      if (move.num_slices() > 1) {
-        SliceSpec slice{move.wire_shape(), DTypeSize(move.dtype()), move.slice_dim(),
-                        move.num_slices(), receiver.slice_index()};
+      if (move.num_slices() > 1 && !move.sender_slices()) {
+        const SliceSpec slice = SliceFor(move, receiver);
         RETURN_IF_ERROR(
             Annotate(run.memory.CopySlice(slice, landing.staging->data(), landing.destination.data,
                                           landing.destination.nbytes),

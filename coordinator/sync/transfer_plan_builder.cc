@@ -73,6 +73,11 @@ class TaskAssembler {
       r->set_stage_whole(stage2_roots.count({broadcast.param_group, receiver}) > 0);
     }
     ASSIGN_OR_RETURN(std::vector<WaveMove> moves, MovesFrom(broadcast));
+    // A forward to one receiver carries only its slice (ChatLearn sends the
+    // whole shard and lets the receiver cut it).
+    if (broadcast.stage > 1 && broadcast.receivers.size() == 1) {
+      for (WaveMove& m : moves) m.move.set_sender_slices(m.move.num_slices() > 1);
+    }
     std::map<int, std::vector<v1::TensorMove>> by_wave;
     for (WaveMove& m : moves) by_wave[m.wave].push_back(std::move(m.move));
     std::vector<v1::TransferTask> tasks;

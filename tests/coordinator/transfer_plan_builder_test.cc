@@ -102,7 +102,11 @@ TEST_CASE("TP2 -> TP4: stage 1 stages whole shards, stage 2 forwards them, slice
       if (task.root_sync_rank() >= 2) {
         ++stage2;
         CHECK(task.stage() == 2);
-        for (const v1::TensorMove& m : task.tensors()) CHECK(m.from_staging());
+        for (const v1::TensorMove& m : task.tensors()) {
+          CHECK(m.from_staging());
+          // A forward to one rank carries only that rank's slice.
+          CHECK(m.sender_slices() == (m.num_slices() > 1));
+        }
         continue;
       }
       ++stage1;
