@@ -17,9 +17,10 @@ std::string HostOf(const std::string& address) {
   return colon == std::string::npos ? address : address.substr(0, colon);
 }
 
-absl::StatusOr<DataPlane> MakeDataPlane(const std::string& device, ChannelFactory channels) {
+absl::StatusOr<DataPlane> MakeDataPlane(const std::string& device, ChannelFactory channels,
+                                        absl::Duration push_delay) {
   if (device == "cpu" || absl::StartsWith(device, "cpu:")) {
-    return MakeHostDataPlane(std::move(channels));
+    return MakeHostDataPlane(std::move(channels), push_delay);
   }
   int ordinal = -1;
   if (absl::StartsWith(device, "cuda:") && absl::SimpleAtoi(device.substr(5), &ordinal) &&
@@ -58,7 +59,7 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfi
   };
 
   std::unique_ptr<AgentServer> agent(new AgentServer());
-  absl::StatusOr<DataPlane> data = MakeDataPlane(config.device, channels);
+  absl::StatusOr<DataPlane> data = MakeDataPlane(config.device, channels, config.debug_push_delay);
   if (!data.ok()) return data.status();
   agent->data_ = *std::move(data);
   Transport* transport = agent->data_.transport.get();
@@ -101,6 +102,7 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfi
   agent->link_ = std::make_unique<CoordinatorLink>(channels(config.coordinator_address), self,
                                                    agent->tensors_.get(), config.rpc_timeout);
   agent->local_service_->set_link(agent->link_.get());
+  agent->control_service_->set_link(agent->link_.get());
   agent->link_->Start();
   LOG(INFO) << "agent serving on " << agent->address_ << " (" << DescribeSecurity(*credentials)
             << "), coordinator " << config.coordinator_address;

@@ -33,6 +33,9 @@ struct AgentConfig {
   std::string device = "cpu";  // "cpu" or "cuda:N".
   std::string node_name;       // Physical host name; the advertise host when empty.
   absl::Duration rpc_timeout = absl::Seconds(10);
+  // Testing only (fault tests): wait this long before each push to another
+  // agent (host transport), so that syncs last long enough to interrupt.
+  absl::Duration debug_push_delay = absl::ZeroDuration();
   // TLS and tokens of the server, and of the calls to the coordinator and to
   // other agents.
   SecurityConfig security;

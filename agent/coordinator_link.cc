@@ -72,7 +72,7 @@ absl::Status CoordinatorLink::Register() {
     }
   }
   // Nobody waits on this agent for them: the error channel is where they surface.
-  for (const absl::Status& error : refused) ReportError(error);
+  for (const absl::Status& error : refused) (void)ReportError(error);
   LOG(INFO) << "registered with the coordinator as " << response.agent_id();
   return absl::OkStatus();
 }
@@ -83,6 +83,7 @@ void CoordinatorLink::Loop() {
     absl::Duration wait = kRetryInterval;
     if (id.empty()) {
       absl::Status status = Register();
+      if (status.ok()) SendQueuedErrors();
       absl::MutexLock lock(&mu_);
       if (!status.ok()) {
         last_error_ = std::string(status.message());
@@ -96,6 +97,8 @@ void CoordinatorLink::Loop() {
       request.set_agent_id(id);
       v1::HeartbeatResponse response;
       grpc::Status status = stub_->Heartbeat(&context, request, &response);
+      // Only to a coordinator that knows this agent: the event names it.
+      if (status.ok()) SendQueuedErrors();
       absl::MutexLock lock(&mu_);
       if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
         LOG(WARNING) << "coordinator does not know agent " << id << "; registering again";
@@ -117,6 +120,11 @@ absl::Status CoordinatorLink::SendEndpoint(const std::string& agent_id,
   v1::RegisterEndpointRequest request;
   request.set_agent_id(agent_id);
   *request.mutable_endpoint() = local.endpoint();
+  // What it holds (0 for a new registration): a restarted coordinator's status
+  // then shows the versions endpoints really hold.
+  request.set_version(
+      tensors_->GetVersion(EndpointKey(local.endpoint().model(), local.endpoint().rank()))
+          .value_or(0));
   for (const v1::LocalTensor& tensor : local.tensors()) {
     v1::ParameterSpec* parameter = request.add_parameters();
     *parameter = tensor.spec();
@@ -139,7 +147,30 @@ absl::Status CoordinatorLink::RegisterEndpoint(const v1::LocalRegisterEndpointRe
   return SendEndpoint(id, request);
 }
 
-void CoordinatorLink::ReportError(const absl::Status& error) {
+void CoordinatorLink::QueueError(const absl::Status& error) {
+  absl::MutexLock lock(&mu_);
+  queued_errors_.push_back(error);
+  if (queued_errors_.size() > kMaxQueuedErrors) queued_errors_.pop_front();
+}
+
+void CoordinatorLink::SendQueuedErrors() {
+  while (!stop_.HasBeenNotified()) {
+    absl::Status error;
+    {
+      absl::MutexLock lock(&mu_);
+      if (queued_errors_.empty() || agent_id_.empty()) return;
+      error = queued_errors_.front();
+      queued_errors_.pop_front();
+    }
+    if (!ReportError(error).ok()) {
+      absl::MutexLock lock(&mu_);  // Kept for the next attempt.
+      queued_errors_.push_front(error);
+      return;
+    }
+  }
+}
+
+absl::Status CoordinatorLink::ReportError(const absl::Status& error) {
   grpc::ClientContext context;
   SetTimeout(context, rpc_timeout_);
   v1::ReportErrorRequest request;
@@ -151,6 +182,7 @@ void CoordinatorLink::ReportError(const absl::Status& error) {
   v1::ReportErrorResponse response;
   grpc::Status status = stub_->ReportError(&context, request, &response);
   if (!status.ok()) LOG(WARNING) << "could not report an error: " << status.error_message();
+  return FromGrpcStatus(status, "ReportError");
 }
 
 }  // namespace paramsync::agent

@@ -8,6 +8,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <deque>
 #include <memory>
 #include <string>
 #include <thread>
@@ -40,13 +41,22 @@ class CoordinatorLink {
 
   std::string agent_id() const;
 
+  // Sends `error` to the coordinator's error channel as soon as it is
+  // reachable and this agent registered with it (e.g. a sync this agent
+  // aborted because the coordinator went away: reported to the next one). At
+  // most kMaxQueuedErrors wait; older ones are dropped.
+  void QueueError(const absl::Status& error);
+  static constexpr size_t kMaxQueuedErrors = 64;
+
  private:
   void Loop();
   absl::Status Register();
   absl::Status SendEndpoint(const std::string& agent_id,
                             const v1::LocalRegisterEndpointRequest& request);
   // Sends an error to the coordinator's error channel; best effort.
-  void ReportError(const absl::Status& error);
+  absl::Status ReportError(const absl::Status& error);
+  // Sends what QueueError() queued, while the coordinator takes it.
+  void SendQueuedErrors();
 
   const std::unique_ptr<v1::Coordinator::Stub> stub_;
   const v1::AgentInfo self_;
@@ -57,6 +67,7 @@ class CoordinatorLink {
   std::string agent_id_ ABSL_GUARDED_BY(mu_);  // Empty while not registered.
   absl::Duration heartbeat_interval_ ABSL_GUARDED_BY(mu_) = absl::Seconds(1);
   std::string last_error_ ABSL_GUARDED_BY(mu_);
+  std::deque<absl::Status> queued_errors_ ABSL_GUARDED_BY(mu_);
 
   absl::Notification stop_;
   std::thread thread_;

@@ -29,8 +29,9 @@ struct DataPlane {
 };
 
 // Host memory, the host transport (gRPC pushes between agents over channels
-// from `channels`).
-DataPlane MakeHostDataPlane(ChannelFactory channels);
+// from `channels`; `push_delay`: see HostTransport, testing only).
+DataPlane MakeHostDataPlane(ChannelFactory channels,
+                            absl::Duration push_delay = absl::ZeroDuration());
 
 // One GPU: device memory, CUDA IPC, NCCL. Defined only in builds with CUDA
 // (agent/gpu/gpu_data_plane.cc); FAILED_PRECONDITION for an unusable device.

@@ -2,6 +2,7 @@
 // processes that use that device.
 #include <glog/logging.h>
 
+#include <algorithm>
 #include <csignal>
 #include <thread>
 
@@ -19,6 +20,9 @@ ABSL_FLAG(std::string, coordinator, "127.0.0.1:50051", "coordinator host:port");
 ABSL_FLAG(std::string, device, "cpu", "device this agent serves: cpu or cpu:N (host memory)");
 ABSL_FLAG(std::string, node_name, "", "physical host name (default: advertise host)");
 ABSL_FLAG(std::string, address_file, "", "write the bound host:port here once serving");
+ABSL_FLAG(int, debug_push_delay_ms, 0,
+          "testing only: wait this long before each push to another agent (CPU devices), so "
+          "that fault tests can interrupt a sync");
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
@@ -33,6 +37,8 @@ int main(int argc, char** argv) {
   config.device = absl::GetFlag(FLAGS_device);
   config.node_name = absl::GetFlag(FLAGS_node_name);
   config.security = paramsync::SecurityConfigFromFlags();
+  config.debug_push_delay =
+      absl::Milliseconds(std::max(0, absl::GetFlag(FLAGS_debug_push_delay_ms)));
   auto agent = paramsync::agent::AgentServer::Start(config);
   if (!agent.ok()) {
     LOG(ERROR) << "agent failed to start: " << agent.status();

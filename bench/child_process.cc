@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -131,6 +132,23 @@ int ChildProcess::Wait(absl::Duration timeout) {
   waitpid(pid_, &exit_status_, 0);
   exited_ = true;
   return exit_status_;
+}
+
+absl::StatusOr<std::string> WaitForAddressFile(const std::string& path, ChildProcess& process,
+                                               absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    std::ifstream in(path);
+    std::string address;
+    if (in && std::getline(in, address) && !address.empty()) return address;
+    if (!process.Running()) {
+      return absl::UnavailableError(
+          absl::StrCat("process exited before serving; see ", process.log_path()));
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat("no address in ", path, " after ", absl::FormatDuration(timeout)));
 }
 
 }  // namespace paramsync::bench

@@ -61,6 +61,12 @@ class ChildProcess {
   int exit_status_ = 0;
 };
 
+// The address (host:port) a daemon started as `process` writes to `path`
+// (--address_file) once it serves; UNAVAILABLE when the process exits first,
+// DEADLINE_EXCEEDED after `timeout`.
+absl::StatusOr<std::string> WaitForAddressFile(const std::string& path, ChildProcess& process,
+                                               absl::Duration timeout);
+
 }  // namespace paramsync::bench
 
 #endif  // PARAMSYNC_BENCH_CHILD_PROCESS_H_

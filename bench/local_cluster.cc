@@ -3,7 +3,6 @@
 #include <signal.h>
 #include <stdlib.h>
 
-#include <fstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -14,22 +13,6 @@ namespace paramsync::bench {
 namespace {
 
 constexpr absl::Duration kStartTimeout = absl::Seconds(20);
-
-absl::StatusOr<std::string> WaitForAddressFile(const std::string& path, ChildProcess& process) {
-  const absl::Time deadline = absl::Now() + kStartTimeout;
-  while (absl::Now() < deadline) {
-    std::ifstream in(path);
-    std::string address;
-    if (in && std::getline(in, address) && !address.empty()) return address;
-    if (!process.Running()) {
-      return absl::UnavailableError(
-          absl::StrCat("process exited before serving; see ", process.log_path()));
-    }
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return absl::DeadlineExceededError(
-      absl::StrCat("no address in ", path, " after ", absl::FormatDuration(kStartTimeout)));
-}
 
 // Parses "error <CODE> <message>" from tensor_holder into a status.
 absl::Status HolderError(const std::string& line) {
@@ -85,7 +68,7 @@ absl::StatusOr<std::string> LocalCluster::StartDaemon(const std::vector<std::str
       ChildProcess::Spawn(args, absl::StrCat(work_dir_, "/", name, ".log"), false);
   if (!process.ok()) return process.status();
   *out = *std::move(process);
-  return WaitForAddressFile(address_file, **out);
+  return WaitForAddressFile(address_file, **out, kStartTimeout);
 }
 
 absl::StatusOr<std::string> LocalCluster::StartCoordinator(const std::string& listen) {
@@ -93,6 +76,7 @@ absl::StatusOr<std::string> LocalCluster::StartCoordinator(const std::string& li
                                    absl::StrCat("--listen=", listen),
                                    "--heartbeat_interval_ms=200"};
   for (std::string& flag : SecurityFlags(security_.daemons, true)) argv.push_back(std::move(flag));
+  argv.insert(argv.end(), coordinator_flags_.begin(), coordinator_flags_.end());
   return StartDaemon(argv, absl::StrCat("coordinator", coordinator_starts_++), &coordinator_);
 }
 
@@ -131,28 +115,81 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
 absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
     const std::vector<std::string>& devices, const std::string& work_dir,
     const ClusterSecurity& security) {
+  return Start(devices, work_dir, security, {});
+}
+
+absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
+    const std::vector<std::string>& devices, const std::string& work_dir,
+    const ClusterSecurity& security, const std::vector<std::string>& coordinator_flags) {
+  return Start(devices, work_dir, security, coordinator_flags, {});
+}
+
+absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
+    const std::vector<std::string>& devices, const std::string& work_dir,
+    const ClusterSecurity& security, const std::vector<std::string>& coordinator_flags,
+    const std::vector<std::string>& agent_flags) {
   const int num_agents = static_cast<int>(devices.size());
   const char* bin_dir = getenv("PARAMSYNC_BIN_DIR");
   std::unique_ptr<LocalCluster> cluster(
       new LocalCluster(work_dir, bin_dir != nullptr ? bin_dir : "", security));
+  cluster->coordinator_flags_ = coordinator_flags;
+  cluster->agent_flags_ = agent_flags;
+  cluster->agent_devices_ = devices;
   absl::StatusOr<std::string> address = cluster->StartCoordinator("127.0.0.1:0");
   if (!address.ok()) return address.status();
   cluster->coordinator_address_ = *address;
   for (int i = 0; i < num_agents; ++i) {
-    std::unique_ptr<ChildProcess> agent;
-    std::vector<std::string> argv = {cluster->Binary("agent/paramsync-agent"),
-                                     "--listen=127.0.0.1:0", absl::StrCat("--device=", devices[i]),
-                                     absl::StrCat("--coordinator=", cluster->coordinator_address_)};
-    for (std::string& flag : SecurityFlags(security.daemons, true)) argv.push_back(std::move(flag));
-    address = cluster->StartDaemon(argv, absl::StrCat("agent", i), &agent);
+    address = cluster->StartAgent(i, "127.0.0.1:0");
     if (!address.ok()) return address.status();
-    cluster->agents_.push_back(std::move(agent));
     cluster->agent_addresses_.push_back(*address);
-    cluster->agent_devices_.push_back(devices[i]);
   }
   absl::Status registered = cluster->WaitForAgents(num_agents);
   if (!registered.ok()) return registered;
   return cluster;
+}
+
+absl::StatusOr<std::string> LocalCluster::StartAgent(int i, const std::string& listen) {
+  std::vector<std::string> argv = {Binary("agent/paramsync-agent"),
+                                   absl::StrCat("--listen=", listen),
+                                   absl::StrCat("--device=", agent_devices_.at(i)),
+                                   absl::StrCat("--coordinator=", coordinator_address_)};
+  for (std::string& flag : SecurityFlags(security_.daemons, true)) argv.push_back(std::move(flag));
+  argv.insert(argv.end(), agent_flags_.begin(), agent_flags_.end());
+  const bool restart = i < static_cast<int>(agents_.size());
+  if (!restart) agents_.emplace_back();
+  return StartDaemon(
+      argv,
+      restart ? absl::StrCat("agent", i, "-restart", ++agent_restarts_) : absl::StrCat("agent", i),
+      &agents_[i]);
+}
+
+absl::Status LocalCluster::RestartAgent(int i, bool crash) {
+  client::CoordinatorClient coordinator(coordinator_address_, security_.clients);
+  const std::string& address = agent_addresses_.at(i);
+  auto registered_id = [&]() -> std::string {
+    absl::StatusOr<v1::ListAgentsResponse> agents = coordinator.ListAgents();
+    if (!agents.ok()) return "";
+    for (const v1::AgentInfo& agent : agents->agents()) {
+      if (agent.address() == address) return agent.agent_id();
+    }
+    return "";
+  };
+  const std::string old_id = registered_id();
+  if (crash) agents_[i]->Signal(SIGKILL);
+  agents_[i]->Terminate();
+  absl::StatusOr<std::string> started = StartAgent(i, address);
+  if (!started.ok()) return started.status();
+  const absl::Time deadline = absl::Now() + kStartTimeout;
+  while (true) {
+    const std::string id = registered_id();
+    if (!id.empty() && id != old_id) return absl::OkStatus();
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError(absl::StrCat("agent ", i, " restarted at ", address,
+                                                      " did not register within ",
+                                                      absl::FormatDuration(kStartTimeout)));
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
 }
 
 LocalCluster::~LocalCluster() {
@@ -162,7 +199,7 @@ LocalCluster::~LocalCluster() {
 }
 
 absl::StatusOr<std::vector<ChildProcess*>> LocalCluster::Deploy(const ModelDeployment& model) {
-  const int ranks = model.trainer ? model.tp * model.dp : model.tp * model.replicas;
+  const int ranks = model.trainer ? model.tp * model.dp * model.pp : model.tp * model.replicas;
   if (static_cast<int>(model.agents.size()) != ranks) {
     return absl::InvalidArgumentError(absl::StrCat("model ", model.model, " has ", ranks,
                                                    " ranks but ", model.agents.size(),
@@ -185,11 +222,15 @@ absl::StatusOr<std::vector<ChildProcess*>> LocalCluster::Deploy(const ModelDeplo
         absl::StrCat("--mismatch=", model.mismatch),
         absl::StrCat("--device=", agent_devices_.at(model.agents[rank]))};
     if (model.trainer) {
+      // Megatron's rank order: pp_rank * tp * dp + dp_rank * tp + tp_rank, with
+      // the expert-parallel groups inside the data-parallel ones.
+      const int dp_rank = (rank / model.tp) % model.dp;
       argv.push_back(absl::StrCat("--dp_size=", model.dp));
-      argv.push_back(absl::StrCat("--dp_rank=", rank / model.tp));
-      // Megatron's expert-parallel groups lie inside the data-parallel ones.
+      argv.push_back(absl::StrCat("--dp_rank=", dp_rank));
       argv.push_back(absl::StrCat("--ep_size=", model.ep));
-      argv.push_back(absl::StrCat("--ep_rank=", (rank / model.tp) % model.ep));
+      argv.push_back(absl::StrCat("--ep_rank=", dp_rank % model.ep));
+      argv.push_back(absl::StrCat("--pp_size=", model.pp));
+      argv.push_back(absl::StrCat("--pp_rank=", rank / (model.tp * model.dp)));
     } else {
       argv.push_back(absl::StrCat("--replica=", rank / model.tp));
       argv.push_back(absl::StrCat("--local_rank=", rank % model.tp));

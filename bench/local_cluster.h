@@ -30,6 +30,7 @@ struct ModelDeployment {
   std::string mismatch;  // Passed to tensor_holder --mismatch.
   int skip_rank = -1;    // A rank not started (to test incomplete models).
   int ep = 1;            // Trainer: expert parallel size (divides dp).
+  int pp = 1;            // Trainer: pipeline stages (each holds its layers).
   // Inference: how routed experts are held ("experts" or "tp", tensor_holder's
   // --expert_layout); matters for HEP syncs only.
   std::string expert_layout = "tp";
@@ -60,6 +61,16 @@ class LocalCluster {
   static absl::StatusOr<std::unique_ptr<LocalCluster>> Start(
       const std::vector<std::string>& devices, const std::string& work_dir,
       const ClusterSecurity& security);
+  // Same, every start of the coordinator (restarts too) with
+  // `coordinator_flags` added, e.g. --state_file=F.
+  static absl::StatusOr<std::unique_ptr<LocalCluster>> Start(
+      const std::vector<std::string>& devices, const std::string& work_dir,
+      const ClusterSecurity& security, const std::vector<std::string>& coordinator_flags);
+  // Same, every start of an agent (restarts too) with `agent_flags` added.
+  static absl::StatusOr<std::unique_ptr<LocalCluster>> Start(
+      const std::vector<std::string>& devices, const std::string& work_dir,
+      const ClusterSecurity& security, const std::vector<std::string>& coordinator_flags,
+      const std::vector<std::string>& agent_flags);
   ~LocalCluster();
 
   const std::string& coordinator_address() const { return coordinator_address_; }
@@ -69,9 +80,15 @@ class LocalCluster {
   const ClusterSecurity& security() const { return security_; }
 
   // Stops the coordinator (SIGKILL when `crash`, else SIGTERM) and starts a new
-  // one on the same address; agents must find it and register again by
-  // themselves.
+  // one on the same address with the same flags; agents must find it and
+  // register again by themselves.
   absl::Status RestartCoordinator(bool crash);
+
+  // Stops agent `i` (SIGKILL when `crash`, else SIGTERM; either way a no-op if
+  // it already exited) and starts a new one on the same address with the same
+  // flags; waits until the coordinator lists it under a new id. Framework
+  // processes on it register their endpoints again by themselves.
+  absl::Status RestartAgent(int i, bool crash);
 
   // Starts one framework process per rank of `model` and waits until each
   // registered. Returns them in model rank order (owned by the cluster; without
@@ -94,9 +111,14 @@ class LocalCluster {
                                           const std::string& name,
                                           std::unique_ptr<ChildProcess>* out);
   absl::StatusOr<std::string> StartCoordinator(const std::string& listen);
+  // Starts agent `i` listening on `listen` as agents_[i] (appended when new).
+  absl::StatusOr<std::string> StartAgent(int i, const std::string& listen);
   absl::Status WaitForAgents(int count);
 
   int coordinator_starts_ = 0;
+  std::vector<std::string> coordinator_flags_;
+  std::vector<std::string> agent_flags_;
+  int agent_restarts_ = 0;
 
   const std::string work_dir_;
   const std::string bin_dir_;

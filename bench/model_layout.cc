@@ -3,6 +3,8 @@
 #include <cstring>
 #include <functional>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/dtype.h"
 #include "common/tensor_box.h"
@@ -84,6 +86,27 @@ std::vector<ParameterLayout> TransformerParameters(const ModelShape& s) {
   }
   out.push_back({"decoder.final_layernorm.weight", s.dtype, {s.hidden}, std::nullopt});
   out.push_back({"output_layer.weight", s.dtype, {s.vocab, s.hidden}, 0});
+  return out;
+}
+
+std::vector<ParameterLayout> PipelineStage(const std::vector<ParameterLayout>& parameters,
+                                           int layers, int pp_size, int pp_rank) {
+  const int per_stage = layers / pp_size;
+  std::vector<ParameterLayout> out;
+  for (const ParameterLayout& p : parameters) {
+    int layer = -1;
+    const std::string prefix = "decoder.layers.";
+    if (absl::StartsWith(p.name, prefix)) {
+      (void)absl::SimpleAtoi(
+          p.name.substr(prefix.size(), p.name.find('.', prefix.size()) - prefix.size()), &layer);
+    }
+    const bool first = pp_rank == 0, last = pp_rank == pp_size - 1;
+    const bool keep = layer >= 0
+                          ? layer / per_stage == pp_rank || (last && layer >= per_stage * pp_size)
+                          : (first && absl::StartsWith(p.name, "embedding.")) ||
+                                (last && !absl::StartsWith(p.name, "embedding."));
+    if (keep) out.push_back(p);
+  }
   return out;
 }
 

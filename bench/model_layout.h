@@ -77,6 +77,12 @@ struct ShardBox {
 };
 ShardBox BoxOf(const ParameterLayout& parameter, const RankLayout& layout);
 
+// The parameters pipeline stage `pp_rank` of `pp_size` holds: its consecutive
+// share of the `layers` layers (names keep the global layer index), the
+// embedding on the first stage, the final norm and output layer on the last.
+std::vector<ParameterLayout> PipelineStage(const std::vector<ParameterLayout>& parameters,
+                                           int layers, int pp_size, int pp_rank);
+
 // Shape of the shard a rank of `layout` holds.
 std::vector<int64_t> ShardShape(const ParameterLayout& parameter, const RankLayout& layout);
 

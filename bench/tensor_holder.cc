@@ -39,6 +39,8 @@ ABSL_FLAG(int, tp_rank, 0, "tensor parallel rank");
 ABSL_FLAG(int, dp_size, 1, "trainer data parallel size");
 ABSL_FLAG(int, dp_rank, 0, "trainer data parallel rank");
 ABSL_FLAG(int, ep_size, 1, "trainer expert parallel size (divides dp_size)");
+ABSL_FLAG(int, pp_size, 1, "trainer pipeline stages");
+ABSL_FLAG(int, pp_rank, 0, "trainer pipeline stage: holds its share of the layers");
 ABSL_FLAG(int, ep_rank, 0, "trainer expert parallel rank");
 ABSL_FLAG(std::string, expert_layout, "tp",
           "inference: how routed experts are held: 'experts' (each rank a block of whole "
@@ -167,7 +169,10 @@ int Run() {
     std::cout << "error INVALID_ARGUMENT " << shape.status().message() << std::endl;
     return 1;
   }
-  std::vector<ParameterLayout> parameters = TransformerParameters(*shape);
+  const int pp_size = absl::GetFlag(FLAGS_pp_size);
+  const int pp_rank = absl::GetFlag(FLAGS_pp_rank);
+  std::vector<ParameterLayout> parameters =
+      PipelineStage(TransformerParameters(*shape), shape->layers, pp_size, pp_rank);
   const int tp_size = absl::GetFlag(FLAGS_tp_size);
   const bool trainer = absl::GetFlag(FLAGS_role) == "trainer";
   const std::string expert_layout = absl::GetFlag(FLAGS_expert_layout);
@@ -202,7 +207,8 @@ int Run() {
   v1::ParallelConfig* parallel = spec.mutable_parallel();
   parallel->set_tp_size(tp_size);
   parallel->set_tp_rank(absl::GetFlag(FLAGS_tp_rank));
-  parallel->set_pp_size(1);
+  parallel->set_pp_size(pp_size);
+  parallel->set_pp_rank(pp_rank);
   parallel->set_ep_size(trainer ? absl::GetFlag(FLAGS_ep_size) : 1);
   parallel->set_ep_rank(trainer ? absl::GetFlag(FLAGS_ep_rank) : 0);
   parallel->set_dp_size(absl::GetFlag(FLAGS_dp_size));

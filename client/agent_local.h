@@ -12,7 +12,10 @@
 #include <string>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "paramsync/v1/agent.pb.h"
 
@@ -33,11 +36,25 @@ class AgentAttachment {
  public:
   static std::unique_ptr<AgentAttachment> Start(const std::string& agent_address,
                                                 const std::string& model, int rank);
+  // Same, and when the stream breaks while this lives (the agent died or
+  // restarted) it registers `registration` (the endpoint's tensors, in the
+  // same memory) again as soon as an agent answers at the address, and
+  // attaches again: a restarted agent gets its endpoints back by itself.
+  static std::unique_ptr<AgentAttachment> Start(const std::string& agent_address,
+                                                v1::LocalRegisterEndpointRequest registration);
   ~AgentAttachment();
 
  private:
   AgentAttachment() = default;
-  grpc::ClientContext context_;
+  void Run(const std::string& agent_address, const v1::LocalRegisterEndpointRequest& registration,
+           bool reregister);
+  // Makes `context` the one the destructor cancels; false once stopping.
+  bool Cancellable(grpc::ClientContext& context);
+  void Done();
+
+  absl::Notification stop_;
+  absl::Mutex mu_;
+  grpc::ClientContext* current_ ABSL_GUARDED_BY(mu_) = nullptr;  // The call in flight.
   std::thread reader_;
 };
 

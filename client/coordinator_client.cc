@@ -88,11 +88,19 @@ absl::StatusOr<v1::ListEndpointsResponse> CoordinatorClient::ListEndpoints(const
 
 absl::Status CoordinatorClient::WatchErrors(
     const std::function<bool(const v1::ErrorEvent&)>& on_event, absl::Duration timeout) {
+  return WatchErrors(on_event, timeout, absl::UnixEpoch());
+}
+
+absl::Status CoordinatorClient::WatchErrors(
+    const std::function<bool(const v1::ErrorEvent&)>& on_event, absl::Duration timeout,
+    absl::Time since) {
   if (stub_ == nullptr) return channel_status_;
   grpc::ClientContext context;
   SetTimeout(context, timeout);
+  v1::WatchErrorsRequest request;
+  if (since > absl::UnixEpoch()) request.set_since_unix_ms(absl::ToUnixMillis(since));
   std::unique_ptr<grpc::ClientReader<v1::ErrorEvent>> reader =
-      stub_->WatchErrors(&context, v1::WatchErrorsRequest());
+      stub_->WatchErrors(&context, request);
   v1::ErrorEvent event;
   while (reader->Read(&event)) {
     if (!on_event(event)) {

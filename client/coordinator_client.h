@@ -40,9 +40,13 @@ class CoordinatorClient {
       const std::string& model = "", absl::Duration timeout = absl::Seconds(10));
 
   // Streams error events to `on_event` until it returns false, `timeout`
-  // passes (then OK), or the stream fails.
+  // passes (then OK), or the stream fails. With `since`, first the events the
+  // coordinator still holds that were published at or after it (catching up
+  // after a reconnect or a coordinator restart).
   absl::Status WatchErrors(const std::function<bool(const v1::ErrorEvent&)>& on_event,
                            absl::Duration timeout);
+  absl::Status WatchErrors(const std::function<bool(const v1::ErrorEvent&)>& on_event,
+                           absl::Duration timeout, absl::Time since);
 
  private:
   CoordinatorClient(const std::string& address,

@@ -37,8 +37,7 @@ absl::StatusOr<v1::LocalRegisterEndpointRequest> LayOut(const v1::EndpointSpec& 
 Endpoint::Endpoint(std::string agent_address, v1::LocalRegisterEndpointRequest request)
     : agent_address_(std::move(agent_address)),
       request_(std::move(request)),
-      attachment_(AgentAttachment::Start(agent_address_, request_.endpoint().model(),
-                                         request_.endpoint().rank())) {}
+      attachment_(AgentAttachment::Start(agent_address_, request_)) {}
 
 std::vector<std::string> Endpoint::Names() const {
   std::vector<std::string> names;

@@ -51,7 +51,8 @@ class Endpoint {
   absl::StatusOr<int64_t> Version(absl::Duration timeout = absl::Seconds(10)) const;
 
  protected:
-  // Attaches to the agent (see AgentAttachment) for the endpoint's lifetime.
+  // Attaches to the agent (see AgentAttachment) for the endpoint's lifetime,
+  // registering `request` again with a restarted agent.
   Endpoint(std::string agent_address, v1::LocalRegisterEndpointRequest request);
   // The registered tensor `name`, or nullptr.
   const v1::LocalTensor* Find(const std::string& name) const;

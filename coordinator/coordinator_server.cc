@@ -3,6 +3,8 @@
 #include <glog/logging.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/credentials.h"
 #include "common/grpc_channels.h"
@@ -10,13 +12,16 @@
 namespace paramsync::coordinator {
 
 CoordinatorServer::CoordinatorServer(const CoordinatorConfig& config,
-                                     const Credentials& credentials)
-    : endpoints_(&agents_),
+                                     const Credentials& credentials,
+                                     std::unique_ptr<StateFile> state)
+    : agents_(config.agent_lease),
+      endpoints_(&agents_),
+      state_(std::move(state)),
       agent_clients_(AgentClientPool::GrpcClients([credentials](const std::string& address) {
         return MakeChannel(address, credentials, credentials.daemon_token);
       })),
-      executor_(&agent_clients_),
-      syncs_(&agents_, &endpoints_, &executor_, &errors_),
+      executor_(&agent_clients_, &agents_),
+      syncs_(&agents_, &endpoints_, &executor_, &errors_, state_.get()),
       service_(&agents_, &endpoints_, &syncs_, &errors_, config.heartbeat_interval) {}
 
 absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
@@ -32,7 +37,16 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
                             {service + "/RegisterAgent", service + "/Heartbeat",
                              service + "/RegisterEndpoint", service + "/ReportError"});
   if (!server_credentials.ok()) return server_credentials.status();
-  std::unique_ptr<CoordinatorServer> server(new CoordinatorServer(config, *credentials));
+  std::unique_ptr<StateFile> state;
+  if (!config.state_file.empty()) {
+    absl::StatusOr<std::unique_ptr<StateFile>> opened =
+        StateFile::Open(config.state_file, SyncManager::kHistoryLimit);
+    if (!opened.ok()) return opened.status();
+    state = *std::move(opened);
+  }
+  std::unique_ptr<CoordinatorServer> server(
+      new CoordinatorServer(config, *credentials, std::move(state)));
+  if (absl::Status restored = server->syncs_.Restore(); !restored.ok()) return restored;
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   int port = 0;
@@ -46,6 +60,18 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   const size_t colon = config.listen_address.rfind(':');
   server->address_ = absl::StrCat(config.listen_address.substr(0, colon), ":", port);
   server->server_->GetHealthCheckService()->SetServingStatus(true);
+  // Expired agents are dead or stuck: say so on the error channel, sync or not.
+  ErrorChannel* errors = &server->errors_;
+  server->agents_.StartExpiring(
+      [errors](const v1::AgentInfo& agent, absl::Duration silent) {
+        errors->Publish(
+            absl::UnavailableError(absl::StrCat(
+                "agent ", agent.agent_id(), " at ", agent.address(), " sent no heartbeat for ",
+                absl::FormatDuration(absl::Trunc(silent, absl::Milliseconds(1))),
+                ": expired as dead or stuck until it registers again")),
+            agent.agent_id(), "", 0);
+      },
+      std::clamp(config.agent_lease / 10, absl::Milliseconds(10), absl::Milliseconds(250)));
   LOG(INFO) << "coordinator serving on " << server->address_ << " ("
             << DescribeSecurity(*credentials) << ")";
   return server;
@@ -54,6 +80,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
 CoordinatorServer::~CoordinatorServer() { Shutdown(); }
 
 void CoordinatorServer::Shutdown() {
+  agents_.StopExpiring();  // Its callback publishes on errors_.
   if (server_ == nullptr) return;
   server_->GetHealthCheckService()->SetServingStatus(false);
   executor_.Shutdown();

@@ -20,6 +20,7 @@
 #include "coordinator/registry/agent_registry.h"
 #include "coordinator/registry/endpoint_registry.h"
 #include "coordinator/service/coordinator_service.h"
+#include "coordinator/state/state_file.h"
 #include "coordinator/sync/sync_manager.h"
 
 namespace paramsync::coordinator {
@@ -30,6 +31,13 @@ struct CoordinatorConfig {
   // TLS and tokens of the server and of the calls to agents (which carry the
   // daemon token, as the agents' calls here must).
   SecurityConfig security;
+  // Where sync groups, versions and history persist across restarts
+  // (state/state_file.h); empty: in memory only.
+  std::string state_file;
+  // An agent silent (no heartbeat) for longer is dead: it is expired (it
+  // registers again when it comes back) and a sync it takes part in fails at
+  // once. Zero: agents never expire. Keep it several heartbeat intervals long.
+  absl::Duration agent_lease = absl::Seconds(5);
 };
 
 class CoordinatorServer {
@@ -43,12 +51,14 @@ class CoordinatorServer {
   void Shutdown();
 
  private:
-  CoordinatorServer(const CoordinatorConfig& config, const Credentials& credentials);
+  CoordinatorServer(const CoordinatorConfig& config, const Credentials& credentials,
+                    std::unique_ptr<StateFile> state);
 
   std::string address_;
   AgentRegistry agents_;
   EndpointRegistry endpoints_;
   ErrorChannel errors_;
+  std::unique_ptr<StateFile> state_;  // Null without a state file.
   AgentClientPool agent_clients_;
   SyncExecutor executor_;
   SyncManager syncs_;

@@ -9,6 +9,8 @@ packages=(
   libabsl-dev libgoogle-glog-dev catch2 nlohmann-json3-dev
   python3 python3-numpy
   openssl  # The security tests make throwaway certificates.
+  # The fuzz targets (fuzz/): Debian 12's clang and its libFuzzer runtime.
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the Catch2 unit and multi-process integration tests through
-# Bazel, then the Python client's tests. Ends with "N passed, N failed", counted
-# from real test cases (Catch2 TEST_CASEs and Python unittest cases), followed by
+# Bazel, then the Python client's tests, then the fuzz targets for a bounded
+# time. Ends with "N passed, N failed", counted from real test cases (Catch2
+# TEST_CASEs, Python unittest cases and one per fuzz target), followed by
 # ", N skipped" when Python cases were skipped (those needing PyTorch or GPUs),
 # and exits non-zero when any failed.
 set -uo pipefail
@@ -57,6 +58,23 @@ if [ -d python/tests ]; then
   failed=$((failed + bad))
   skipped=$((skipped + py_skipped))
   rm -f "$python_log"
+fi
+
+# The fuzz targets (fuzz/, built with clang and libFuzzer): each runs over its
+# corpus in fuzz/corpus/ and then fuzzes for FUZZ_SECONDS (default 30); each
+# target counts as one test case, passed when both exit 0.
+if [ -d fuzz ]; then
+  fuzz_log=$(mktemp)
+  fuzz/run.sh -t "${FUZZ_SECONDS:-30}" 2>&1 | tee "$fuzz_log"
+  fuzz_passed=$(grep -cE "^FUZZ_RESULT [^ ]+ PASS" "$fuzz_log")
+  fuzz_failed=$(grep -cE "^FUZZ_RESULT [^ ]+ FAIL" "$fuzz_log")
+  if [ $((fuzz_passed + fuzz_failed)) -eq 0 ]; then
+    echo "fuzz/run.sh reported no target: counting one failure" >&2
+    fuzz_failed=1
+  fi
+  passed=$((passed + fuzz_passed))
+  failed=$((failed + fuzz_failed))
+  rm -f "$fuzz_log"
 fi
 
 if [ $skipped -gt 0 ]; then

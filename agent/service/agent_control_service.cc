@@ -2,14 +2,97 @@
 
 #include <glog/logging.h>
 
+#include <functional>
+#include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/grpc_status.h"
 #include "common/request_deadline.h"
 
 namespace paramsync::agent {
+namespace {
+
+// How often running RunTasks calls are checked for cancellation: how long a
+// peer may keep waiting after the coordinator went away.
+constexpr absl::Duration kCancelPollInterval = absl::Milliseconds(50);
+
+}  // namespace
+
+// A single thread watches all calls in flight (a thread per call would add its
+// start to every sync), polling ServerContext::IsCancelled(), which is
+// thread-safe.
+class AgentControlService::CancelWatch {
+ public:
+  CancelWatch() : thread_([this] { Loop(); }) {}
+  ~CancelWatch() {
+    {
+      absl::MutexLock lock(&mu_);
+      stopping_ = true;
+    }
+    thread_.join();
+  }
+
+  // Calls `on_cancel` once, from the watch thread, if `context` is cancelled
+  // before Unwatch(id) returns.
+  uint64_t Watch(grpc::ServerContext* context, std::function<void()> on_cancel) {
+    absl::MutexLock lock(&mu_);
+    const uint64_t id = next_id_++;
+    calls_[id] = Call{context, std::move(on_cancel)};
+    return id;
+  }
+  void Unwatch(uint64_t id) {
+    absl::MutexLock lock(&mu_);
+    calls_.erase(id);
+  }
+
+ private:
+  struct Call {
+    grpc::ServerContext* context;
+    std::function<void()> on_cancel;
+  };
+
+  void Loop() {
+    absl::MutexLock lock(&mu_);
+    auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+    while (!mu_.AwaitWithTimeout(absl::Condition(&stopping), kCancelPollInterval)) {
+      std::vector<std::function<void()>> cancelled;
+      // Under the lock: a context is valid until its call is unwatched.
+      for (auto it = calls_.begin(); it != calls_.end();) {
+        if (it->second.context->IsCancelled()) {
+          cancelled.push_back(std::move(it->second.on_cancel));
+          it = calls_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      if (cancelled.empty()) continue;
+      mu_.Unlock();
+      for (const auto& on_cancel : cancelled) on_cancel();
+      mu_.Lock();
+    }
+  }
+
+  absl::Mutex mu_;
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  std::map<uint64_t, Call> calls_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+AgentControlService::AgentControlService(TensorRegistry* tensors, GroupTable* groups,
+                                         TaskRunner* runner, Transport* transport)
+    : tensors_(tensors),
+      groups_(groups),
+      runner_(runner),
+      transport_(transport),
+      cancel_watch_(std::make_unique<CancelWatch>()) {}
+
+AgentControlService::~AgentControlService() = default;
 
 grpc::Status AgentControlService::NewGroupIds(grpc::ServerContext*,
                                               const v1::NewGroupIdsRequest* request,
@@ -45,13 +128,31 @@ grpc::Status AgentControlService::RunTasks(grpc::ServerContext* context,
   absl::StatusOr<v1::RunTasksResponse> result;
   const bool named_plan =
       request->tasks().transfers().empty() && request->tasks().regroups().empty();
+  std::shared_ptr<const TaskCache::Tasks> stored;
   if (named_plan && request->plan_id() != 0) {
     absl::StatusOr<std::shared_ptr<const TaskCache::Tasks>> tasks = tasks_.Find(request->plan_id());
     if (!tasks.ok()) return ToGrpcStatus(tasks.status());
-    result = runner_->Run(*request, **tasks, RequestDeadline(*context));
+    stored = *std::move(tasks);
+  }
+  // Nobody waits for this call any more once it is cancelled: stop the sync
+  // here, and the peers' transfers with this agent with it.
+  const uint64_t sync_id = request->sync_id();
+  const int64_t version = request->version();
+  const uint64_t watch = cancel_watch_->Watch(context, [this, sync_id, version] {
+    const absl::Status aborted = absl::AbortedError(absl::StrCat(
+        "sync ", sync_id, " (version ", version,
+        ") was aborted on this agent: its RunTasks call was cancelled while it ran (the "
+        "coordinator went away or gave up on the sync, or the deadline passed)"));
+    LOG(WARNING) << aborted.message();
+    transport_->Abort(sync_id, aborted);
+    if (CoordinatorLink* link = link_.load(); link != nullptr) link->QueueError(aborted);
+  });
+  if (stored != nullptr) {
+    result = runner_->Run(*request, *stored, RequestDeadline(*context));
   } else {
     result = runner_->Run(*request, RequestDeadline(*context));
   }
+  cancel_watch_->Unwatch(watch);
   if (!result.ok()) {
     LOG(ERROR) << "sync " << request->sync_id() << " version " << request->version()
                << " failed here: " << result.status();

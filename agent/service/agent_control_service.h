@@ -3,9 +3,19 @@
 // AgentControl: the RPCs the coordinator drives a sync with. Each handler checks
 // its request, makes one call into the agent's components and converts the
 // status.
+//
+// A RunTasks call that is cancelled while it runs (the coordinator died, gave
+// up on this agent, or the deadline passed) aborts the sync's transfers here,
+// so that this agent and the peers waiting on it stop instead of blocking
+// until the deadline; the abort is reported to the coordinator's error
+// channel once one is reachable.
 #ifndef PARAMSYNC_AGENT_SERVICE_AGENT_CONTROL_SERVICE_H_
 #define PARAMSYNC_AGENT_SERVICE_AGENT_CONTROL_SERVICE_H_
 
+#include <atomic>
+#include <memory>
+
+#include "agent/coordinator_link.h"
 #include "agent/tasks/group_table.h"
 #include "agent/tasks/task_cache.h"
 #include "agent/tasks/task_runner.h"
@@ -19,8 +29,12 @@ class AgentControlService final : public v1::AgentControl::Service {
  public:
   // All pointers must outlive the service.
   AgentControlService(TensorRegistry* tensors, GroupTable* groups, TaskRunner* runner,
-                      Transport* transport)
-      : tensors_(tensors), groups_(groups), runner_(runner), transport_(transport) {}
+                      Transport* transport);
+  ~AgentControlService() override;
+
+  // Where aborts of cancelled RunTasks calls are reported; null (the default):
+  // only logged.
+  void set_link(CoordinatorLink* link) { link_.store(link); }
 
   grpc::Status NewGroupIds(grpc::ServerContext* context, const v1::NewGroupIdsRequest* request,
                            v1::NewGroupIdsResponse* response) override;
@@ -41,6 +55,9 @@ class AgentControlService final : public v1::AgentControl::Service {
   TaskRunner* const runner_;
   Transport* const transport_;
   TaskCache tasks_;
+  std::atomic<CoordinatorLink*> link_{nullptr};
+  class CancelWatch;  // Polls running RunTasks calls for cancellation.
+  const std::unique_ptr<CancelWatch> cancel_watch_;
 };
 
 }  // namespace paramsync::agent

@@ -15,14 +15,22 @@ grpc::Status AgentDataService::Push(grpc::ServerContext* context,
   absl::StatusOr<std::shared_ptr<PendingReceive>> receive =
       inbox_->Claim(key, RequestDeadline(*context));
   if (!receive.ok()) return ToGrpcStatus(receive.status());
+  // An abort ends a Read() blocked on a stalled (e.g. frozen) sender.
+  (*receive)->SetWriterCancel([context] { context->TryCancel(); });
+  absl::Status ended;
   do {
     absl::Status written = (*receive)->Write(chunk.data().data(), chunk.data().size());
-    if (!written.ok()) return ToGrpcStatus((*receive)->Finish(written));
+    if (!written.ok()) {
+      ended = written;
+      break;
+    }
   } while (reader->Read(&chunk));
-  absl::Status ended = context->IsCancelled()
-                           ? absl::CancelledError("the sender cancelled the push")
-                           : absl::OkStatus();
-  return ToGrpcStatus((*receive)->Finish(ended));
+  if (ended.ok() && context->IsCancelled()) {
+    ended = absl::CancelledError("the push was cancelled (by the sender, or an abort here)");
+  }
+  absl::Status finished = (*receive)->Finish(ended);
+  (*receive)->SetWriterCancel(nullptr);
+  return ToGrpcStatus(finished);
 }
 
 }  // namespace paramsync::agent

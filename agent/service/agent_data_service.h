@@ -1,7 +1,9 @@
 // File: agent/service/agent_data_service.h
 // -----------------------------------------------------------------------------
 // AgentData: the receiving end of the host transport. A Push stream is written
-// into the Inbox receive it names, waiting for that receive to be posted.
+// into the Inbox receive it names, waiting for that receive to be posted. When
+// the receive ends without it (aborted sync, receiver's deadline) the stream is
+// cancelled, so a stalled sender holds no thread here.
 #ifndef PARAMSYNC_AGENT_SERVICE_AGENT_DATA_SERVICE_H_
 #define PARAMSYNC_AGENT_SERVICE_AGENT_DATA_SERVICE_H_
 

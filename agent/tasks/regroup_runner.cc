@@ -54,6 +54,20 @@ absl::Status CheckPiece(const v1::RegroupPiece& piece) {
     status = absl::InvalidArgumentError(
         absl::StrCat("dtype ", v1::DType_Name(piece.dtype()), " has no element size"));
   }
+  if (status.ok()) {
+    // A regrouped tensor is never smaller than the shard it draws from (the
+    // same size, or ep times it); TensorBytes also refuses overflowing shapes.
+    absl::StatusOr<uint64_t> src = TensorBytes(piece.dtype(), piece.src_shape());
+    absl::StatusOr<uint64_t> dst = TensorBytes(piece.dtype(), piece.dst_shape());
+    if (!src.ok()) {
+      status = src.status();
+    } else if (!dst.ok()) {
+      status = dst.status();
+    } else if (*src > *dst) {
+      status = absl::InvalidArgumentError(absl::StrCat(
+          "src_shape holds ", *src, " bytes, more than the ", *dst, "-byte regrouped tensor"));
+    }
+  }
   if (!status.ok()) {
     return absl::Status(status.code(), absl::StrCat(Describe(piece), ": ", status.message()));
   }
@@ -128,6 +142,14 @@ class Regroup {
     const size_t bytes = BoxBytes(piece.dst_shape(), DTypeSize(piece.dtype()));
     std::shared_ptr<StagingBuffer>& buffer = regrouped_[{KeyOf(dst), piece.name()}];
     if (buffer == nullptr) {
+      // The rank's own shard bounds what a request can make it allocate: a
+      // regrouped tensor holds at most every member's shard.
+      ASSIGN_OR_RETURN(const TensorView own, context_.tensors->Find(KeyOf(dst), piece.name()));
+      if (bytes > own.nbytes * static_cast<size_t>(group_.spec.members_size())) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(Describe(piece), ": a ", bytes, "-byte regrouped tensor is more than the ",
+                         group_.spec.members_size(), " members' ", own.nbytes, "-byte shards"));
+      }
       ASSIGN_OR_RETURN(std::unique_ptr<StagingBuffer> fresh, context_.memory->Allocate(bytes));
       buffer = std::move(fresh);
     } else if (buffer->size() != bytes) {

@@ -11,8 +11,9 @@
 
 namespace paramsync::agent {
 
-HostTransport::HostTransport(Inbox* inbox, ChannelFactory channel_factory)
-    : inbox_(inbox), channel_factory_(std::move(channel_factory)) {}
+HostTransport::HostTransport(Inbox* inbox, ChannelFactory channel_factory,
+                             absl::Duration push_delay)
+    : inbox_(inbox), channel_factory_(std::move(channel_factory)), push_delay_(push_delay) {}
 
 absl::Status HostTransport::SetupGroup(const GroupView& group) {
   // Host transfers need no per-group state: each push names its receiver.
@@ -63,6 +64,11 @@ absl::Status HostTransport::SendOne(const GroupMemberAddress& receiver, const Tr
 
 absl::Status HostTransport::SendRemote(const std::string& address, const TransferKey& key,
                                        absl::Span<const ConstBuffer> data, absl::Time deadline) {
+  if (push_delay_ > absl::ZeroDuration()) {
+    absl::Status aborted =
+        inbox_->AwaitAbort(key.sync_id, std::min(deadline, absl::Now() + push_delay_));
+    if (!aborted.ok()) return aborted;
+  }
   auto stub = v1::AgentData::NewStub(Channel(address));
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(deadline));
@@ -105,6 +111,9 @@ absl::Status HostTransport::SendRemote(const std::string& address, const Transfe
     auto& contexts = in_flight_[key.sync_id];
     contexts.erase(std::find(contexts.begin(), contexts.end(), &context));
     if (contexts.empty()) in_flight_.erase(key.sync_id);
+    // The receiver's agent is gone: the next push (to it restarted) gets a new
+    // channel, not one waiting out its reconnect backoff.
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE) channels_.erase(address);
   }
   return FromGrpcStatus(status, absl::StrCat("push of ", ToString(key), " to ", address));
 }

@@ -30,8 +30,11 @@ class HostTransport final : public Transport {
   static constexpr size_t kChunkBytes = 2 << 20;
 
   // `inbox` is where this agent's AgentData service delivers incoming pushes; it
-  // must outlive the transport.
-  HostTransport(Inbox* inbox, ChannelFactory channel_factory);
+  // must outlive the transport. `push_delay` (testing only: fault tests need
+  // syncs long enough to interrupt) is waited before each push to another
+  // agent, unless the sync is aborted meanwhile.
+  HostTransport(Inbox* inbox, ChannelFactory channel_factory,
+                absl::Duration push_delay = absl::ZeroDuration());
 
   void set_self_address(std::string address) override { self_address_ = std::move(address); }
 
@@ -58,6 +61,7 @@ class HostTransport final : public Transport {
   std::string self_address_;  // Set once, before the agent registers.
   Inbox* const inbox_;
   const ChannelFactory channel_factory_;
+  const absl::Duration push_delay_;
 
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<grpc::Channel>> channels_ ABSL_GUARDED_BY(mu_);

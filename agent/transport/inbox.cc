@@ -47,6 +47,30 @@ absl::Status PendingReceive::Write(const void* data, size_t size) {
   return absl::OkStatus();
 }
 
+void PendingReceive::SetWriterCancel(std::function<void()> cancel_writer) {
+  absl::MutexLock lock(&mu_);
+  cancel_writer_ = std::move(cancel_writer);
+  if (abandoned_) CancelWriter();
+}
+
+void PendingReceive::CancelWriter() {
+  if (cancel_writer_) {
+    cancel_writer_();
+    cancel_writer_ = nullptr;
+  }
+}
+
+void PendingReceive::Abandon(const absl::Status& status) {
+  absl::MutexLock lock(&mu_);
+  if (done_ && status_.ok()) return;  // Complete: the writer is done with it.
+  if (!done_) {
+    done_ = true;
+    status_ = status;
+  }
+  abandoned_ = true;
+  CancelWriter();
+}
+
 absl::Status PendingReceive::Finish(const absl::Status& status) {
   absl::MutexLock lock(&mu_);
   if (done_) return status_;
@@ -91,6 +115,8 @@ absl::Status Inbox::Receive(const TransferKey& key, std::vector<MutableBuffer> b
       receive->status_ = absl::DeadlineExceededError(absl::StrCat(
           "no data (or not all of it) arrived for ", ToString(key),
           " before the deadline: ", receive->written_, " of ", receive->total_bytes_, " bytes"));
+      receive->abandoned_ = true;
+      receive->CancelWriter();
     }
     result = receive->status_;
   }
@@ -102,12 +128,15 @@ absl::Status Inbox::Receive(const TransferKey& key, std::vector<MutableBuffer> b
 absl::StatusOr<std::shared_ptr<PendingReceive>> Inbox::Claim(const TransferKey& key,
                                                              absl::Time deadline) {
   absl::MutexLock lock(&mu_);
-  auto ready = [this, &key]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return slots_.contains(key) || !AbortStatus(key.sync_id).ok();
+  const uint64_t aborts_before = abort_all_count_;
+  auto ready = [this, &key, aborts_before]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return slots_.contains(key) || !AbortStatus(key.sync_id).ok() ||
+           abort_all_count_ != aborts_before;
   };
   mu_.AwaitWithDeadline(absl::Condition(&ready), deadline);
   absl::Status aborted = AbortStatus(key.sync_id);
   if (!aborted.ok()) return aborted;
+  if (abort_all_count_ != aborts_before) return abort_all_reason_;
   auto it = slots_.find(key);
   if (it == slots_.end()) {
     return absl::DeadlineExceededError(
@@ -138,12 +167,28 @@ void Inbox::Abort(uint64_t sync_id, const absl::Status& reason) {
     if (sync_id != 0) {
       aborted_.emplace_back(sync_id, reason);
       if (aborted_.size() > kMaxAbortedSyncs) aborted_.pop_front();
+    } else {
+      // Wakes writers waiting to claim (and AwaitAbort) of every sync.
+      ++abort_all_count_;
+      abort_all_reason_ = reason;
     }
     for (auto& [key, slot] : slots_) {
       if (sync_id == 0 || key.sync_id == sync_id) to_fail.push_back(slot.receive);
     }
   }
-  for (const auto& receive : to_fail) receive->Finish(reason);
+  for (const auto& receive : to_fail) receive->Abandon(reason);
+}
+
+absl::Status Inbox::AwaitAbort(uint64_t sync_id, absl::Time until) {
+  absl::MutexLock lock(&mu_);
+  const uint64_t aborts_before = abort_all_count_;
+  auto aborted = [this, sync_id, aborts_before]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !AbortStatus(sync_id).ok() || abort_all_count_ != aborts_before;
+  };
+  mu_.AwaitWithDeadline(absl::Condition(&aborted), until);
+  if (absl::Status status = AbortStatus(sync_id); !status.ok()) return status;
+  if (abort_all_count_ != aborts_before) return abort_all_reason_;
+  return absl::OkStatus();
 }
 
 }  // namespace paramsync::agent

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -40,8 +41,20 @@ class PendingReceive {
 
   size_t total_bytes() const { return total_bytes_; }
 
+  // While set, `cancel_writer` is called (under this receive's lock: it must
+  // not block) when the receive is ended by the receiver's deadline or an
+  // abort rather than by the writer, or at once if that already happened: a
+  // writer blocked on a stalled sender stops instead of waiting for its
+  // deadline. The writer clears it (nullptr) before its state goes away.
+  void SetWriterCancel(std::function<void()> cancel_writer);
+
  private:
   friend class Inbox;
+
+  // Ends the receive from the receiving side with `status` (not OK) and
+  // cancels the writer.
+  void Abandon(const absl::Status& status);
+  void CancelWriter() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;
   const std::vector<MutableBuffer> buffers_;
@@ -51,7 +64,9 @@ class PendingReceive {
   size_t buffer_offset_ ABSL_GUARDED_BY(mu_) = 0;
   size_t written_ ABSL_GUARDED_BY(mu_) = 0;
   bool done_ ABSL_GUARDED_BY(mu_) = false;
+  bool abandoned_ ABSL_GUARDED_BY(mu_) = false;  // Ended by Abandon() or the deadline.
   absl::Status status_ ABSL_GUARDED_BY(mu_);
+  std::function<void()> cancel_writer_ ABSL_GUARDED_BY(mu_);
 };
 
 class Inbox {
@@ -76,9 +91,15 @@ class Inbox {
   absl::Status Deliver(const TransferKey& key, absl::Span<const ConstBuffer> data,
                        absl::Time deadline);
 
-  // Fails pending receives and claims of `sync_id` (0: all) with `reason`; later
-  // calls for an aborted sync id fail at once.
+  // Fails pending receives and claims of `sync_id` (0: all) with `reason`,
+  // waking every waiter (receivers, writers waiting to claim, AwaitAbort) and
+  // cancelling writers that claimed a receive; later calls for an aborted sync
+  // id (not 0) fail at once.
   void Abort(uint64_t sync_id, const absl::Status& reason);
+
+  // Blocks until `sync_id` is aborted (or every sync is, by Abort(0)) and
+  // returns the reason, or until `until` and returns OK.
+  absl::Status AwaitAbort(uint64_t sync_id, absl::Time until);
 
  private:
   struct Slot {
@@ -94,6 +115,10 @@ class Inbox {
   // Recently aborted syncs, bounded: a sync id is never reused, and old ones
   // cannot receive anything anyway.
   std::deque<std::pair<uint64_t, absl::Status>> aborted_ ABSL_GUARDED_BY(mu_);
+  // Abort(0) calls so far and the last one's reason: waiters compare the count
+  // with the one they started at.
+  uint64_t abort_all_count_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status abort_all_reason_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace paramsync::agent

@@ -2,9 +2,25 @@
 
 #include <algorithm>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 
 namespace paramsync::coordinator {
+namespace {
+
+constexpr char kFailedAgentUrl[] = "type.paramsync.dev/failed_agent";
+
+}  // namespace
+
+absl::Status WithFailedAgent(absl::Status status, const std::string& agent_id) {
+  if (!status.ok() && !agent_id.empty()) status.SetPayload(kFailedAgentUrl, absl::Cord(agent_id));
+  return status;
+}
+
+std::string FailedAgent(const absl::Status& status) {
+  absl::optional<absl::Cord> agent = status.GetPayload(kFailedAgentUrl);
+  return agent.has_value() ? std::string(*agent) : std::string();
+}
 
 std::optional<v1::ErrorEvent> ErrorChannel::Subscription::Next(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
@@ -32,9 +48,15 @@ bool ErrorChannel::Subscription::closed() const {
   return closed_;
 }
 
-std::shared_ptr<ErrorChannel::Subscription> ErrorChannel::Subscribe() {
+std::shared_ptr<ErrorChannel::Subscription> ErrorChannel::Subscribe(absl::Time since) {
   auto subscription = std::make_shared<Subscription>();
   absl::MutexLock lock(&mu_);
+  const int64_t since_ms = absl::ToUnixMillis(since);
+  if (since != absl::InfiniteFuture()) {
+    for (const v1::ErrorEvent& event : recent_) {
+      if (event.time_unix_ms() >= since_ms) subscription->queue_.push_back(event);
+    }
+  }
   subscribers_.push_back(subscription);
   return subscription;
 }
@@ -48,6 +70,8 @@ void ErrorChannel::Unsubscribe(const std::shared_ptr<Subscription>& subscription
 void ErrorChannel::Publish(v1::ErrorEvent event) {
   if (event.time_unix_ms() == 0) event.set_time_unix_ms(absl::ToUnixMillis(absl::Now()));
   absl::MutexLock lock(&mu_);
+  recent_.push_back(event);
+  if (recent_.size() > kRecentLimit) recent_.pop_front();
   for (const auto& subscriber : subscribers_) {
     absl::MutexLock queue_lock(&subscriber->mu_);
     if (subscriber->queue_.size() >= kQueueLimit) {
@@ -63,7 +87,7 @@ void ErrorChannel::Publish(const absl::Status& error, const std::string& agent_i
   v1::ErrorEvent event;
   event.set_code(static_cast<int>(error.code()));
   event.set_message(std::string(error.message()));
-  event.set_agent_id(agent_id);
+  event.set_agent_id(agent_id.empty() ? FailedAgent(error) : agent_id);
   event.set_group(group);
   event.set_version(version);
   Publish(std::move(event));

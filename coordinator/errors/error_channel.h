@@ -4,6 +4,9 @@
 // here and fanned out to every watcher (WatchErrors streams). Each watcher has a
 // bounded queue; a watcher too slow to keep up loses the oldest events and is
 // told how many through a synthetic event, rather than slowing publishers.
+// The channel also keeps its last kRecentLimit events, so that a watcher that
+// (re)connects can ask for what it missed since a time (e.g. a coordinator
+// restart: agents report the syncs they aborted once they reach the new one).
 #ifndef PARAMSYNC_COORDINATOR_ERRORS_ERROR_CHANNEL_H_
 #define PARAMSYNC_COORDINATOR_ERRORS_ERROR_CHANNEL_H_
 
@@ -22,9 +25,16 @@
 
 namespace paramsync::coordinator {
 
+// Marks `status` as caused by agent `agent_id` (a payload): an event published
+// from it names that agent even where the publisher does not know it.
+absl::Status WithFailedAgent(absl::Status status, const std::string& agent_id);
+// The agent WithFailedAgent() named, or empty.
+std::string FailedAgent(const absl::Status& status);
+
 class ErrorChannel {
  public:
   static constexpr size_t kQueueLimit = 1024;
+  static constexpr size_t kRecentLimit = 256;
 
   class Subscription {
    public:
@@ -40,12 +50,15 @@ class ErrorChannel {
     bool closed_ ABSL_GUARDED_BY(mu_) = false;
   };
 
-  std::shared_ptr<Subscription> Subscribe();
+  // A new watcher. It first gets the kept events published at or after
+  // `since` (none with the default), then every new one.
+  std::shared_ptr<Subscription> Subscribe(absl::Time since = absl::InfiniteFuture());
   void Unsubscribe(const std::shared_ptr<Subscription>& subscription);
 
   // Stamps the time when unset and delivers to every subscriber.
   void Publish(v1::ErrorEvent event);
-  // Convenience for coordinator-side errors.
+  // Convenience for coordinator-side errors; an empty `agent_id` is taken from
+  // the status (WithFailedAgent), if it names one.
   void Publish(const absl::Status& error, const std::string& agent_id, const std::string& group,
                int64_t version);
 
@@ -55,6 +68,7 @@ class ErrorChannel {
  private:
   absl::Mutex mu_;
   std::vector<std::shared_ptr<Subscription>> subscribers_ ABSL_GUARDED_BY(mu_);
+  std::deque<v1::ErrorEvent> recent_ ABSL_GUARDED_BY(mu_);  // The last kRecentLimit events.
 };
 
 }  // namespace paramsync::coordinator

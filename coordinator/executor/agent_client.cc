@@ -100,6 +100,11 @@ std::shared_ptr<AgentClientInterface> AgentClientPool::Get(const std::string& ad
   return client;
 }
 
+void AgentClientPool::Forget(const std::string& address) {
+  absl::MutexLock lock(&mu_);
+  clients_.erase(address);
+}
+
 void AgentClientPool::CancelAll() {
   absl::MutexLock lock(&mu_);
   for (auto& [address, client] : clients_) client->CancelAll();

@@ -54,6 +54,10 @@ class AgentClientPool {
 
   std::shared_ptr<AgentClientInterface> Get(const std::string& address);
   void CancelAll();
+  // Drops the client of `address` (its calls in flight keep it): the next
+  // Get() makes a new one, whose channel connects at once instead of after the
+  // reconnect backoff a dead agent left the old one in.
+  void Forget(const std::string& address);
 
  private:
   const Factory factory_;

@@ -7,7 +7,9 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
+#include "coordinator/errors/error_channel.h"
 
 namespace paramsync::coordinator {
 namespace {
@@ -15,10 +17,42 @@ namespace {
 // How long the coordinator gives agents to take an abort, a commit or a free.
 constexpr absl::Duration kControlTimeout = absl::Seconds(5);
 
+// How often the leases of a phase's agents are checked while its calls are in
+// flight: the delay it adds to detecting a dead agent, beyond its lease.
+constexpr absl::Duration kLeaseCheckInterval = absl::Milliseconds(50);
+
+// "agent ID at ADDRESS (model rank r, ...)": the agent and the ranks it serves
+// in `plan`, for errors that blame it.
+std::string DescribeAgent(const TransferPlan& plan, const v1::AgentInfo& agent) {
+  std::set<std::pair<std::string, int>> ranks;
+  for (const AgentWork& work : plan.agents) {
+    for (const v1::CollectiveGroupSpec& group : work.groups.groups()) {
+      for (const v1::GroupMember& member : group.members()) {
+        if (member.agent_id() == agent.agent_id()) {
+          ranks.emplace(member.model(), member.model_rank());
+        }
+      }
+    }
+  }
+  std::vector<std::string> names;
+  for (const auto& [model, rank] : ranks) names.push_back(absl::StrCat(model, " rank ", rank));
+  return absl::StrCat("agent ", agent.agent_id(), " at ", agent.address(), " (",
+                      names.empty() ? "no ranks" : absl::StrJoin(names, ", "), ")");
+}
+
+// UNAVAILABLE blaming `agent` of `plan` for `what`, carrying it for the error channel.
+absl::Status AgentFailed(const TransferPlan& plan, const v1::AgentInfo& agent,
+                         const std::string& what) {
+  return WithFailedAgent(
+      absl::UnavailableError(absl::StrCat(DescribeAgent(plan, agent), " ", what)),
+      agent.agent_id());
+}
+
 }  // namespace
 
 absl::Status SyncExecutor::ForEachAgent(const TransferPlan& plan,
-                                        const std::function<absl::Status(const AgentWork&)>& call) {
+                                        const std::function<absl::Status(const AgentWork&)>& call,
+                                        const LapseHook& on_lapse) {
   auto unavailable = [] {
     return absl::UnavailableError("the coordinator is shutting down; the sync did not complete");
   };
@@ -26,15 +60,58 @@ absl::Status SyncExecutor::ForEachAgent(const TransferPlan& plan,
   // One blocking call per agent, all at once (a sync's agents wait for each
   // other), on kept threads. Thousands of agents would want the asynchronous
   // gRPC API instead.
+  const int count = static_cast<int>(plan.agents.size());
   std::vector<absl::Status> results(plan.agents.size());
-  workers_.Run(static_cast<int>(plan.agents.size()),
-               [&](int i) { results[i] = call(plan.agents[i]); });
+  std::vector<absl::Status> lapsed(plan.agents.size());  // Written by the watcher only.
+  std::vector<size_t> lapse_order;
+  if (leases_ == nullptr || leases_->lease() == absl::ZeroDuration() || count == 0) {
+    workers_.Run(count, [&](int i) { results[i] = call(plan.agents[i]); });
+  } else {
+    // One more closure watches the agents' leases until every call returned.
+    std::atomic<int> remaining{count};
+    absl::Notification done;
+    workers_.Run(count + 1, [&](int i) {
+      if (i == count) {
+        WatchLeases(plan, done, lapsed, lapse_order, on_lapse);
+        return;
+      }
+      results[i] = call(plan.agents[i]);
+      if (remaining.fetch_sub(1) == 1) done.Notify();
+    });
+  }
   // A shutdown cancels calls in flight: say why rather than CANCELLED.
   if (shutting_down_) return unavailable();
+  // The calls of an agent that stopped heartbeating were cancelled: blame it.
+  if (!lapse_order.empty()) return lapsed[lapse_order.front()];
   for (const absl::Status& status : results) {
     if (!status.ok()) return status;
   }
   return absl::OkStatus();
+}
+
+void SyncExecutor::WatchLeases(const TransferPlan& plan, absl::Notification& done,
+                               std::vector<absl::Status>& lapsed, std::vector<size_t>& lapse_order,
+                               const LapseHook& on_lapse) {
+  while (!done.WaitForNotificationWithTimeout(kLeaseCheckInterval)) {
+    const absl::Time now = absl::Now();
+    for (size_t i = 0; i < plan.agents.size(); ++i) {
+      const v1::AgentInfo& agent = plan.agents[i].agent;
+      if (!lapsed[i].ok()) {
+        // Again: a call that started after the last cancel must not wait for
+        // its deadline either.
+        agents_->Get(agent.address())->CancelAll();
+        continue;
+      }
+      absl::Status lease = leases_->CheckLease(agent.agent_id(), now);
+      if (lease.ok()) continue;
+      lapsed[i] = AgentFailed(plan, agent, absl::StrCat("failed: ", lease.message()));
+      lapse_order.push_back(i);
+      LOG(WARNING) << lapsed[i].message() << "; cancelling its calls";
+      agents_->Get(agent.address())->CancelAll();
+      agents_->Forget(agent.address());  // A fresh channel once it is back.
+      if (on_lapse) on_lapse(i, lapsed[i]);
+    }
+  }
 }
 
 absl::Status SyncExecutor::AssignGroupIds(TransferPlan& plan, absl::Time deadline) {
@@ -89,16 +166,24 @@ absl::Status SyncExecutor::Prepare(const TransferPlan& plan, absl::Time deadline
   });
 }
 
-void SyncExecutor::AbortAll(const TransferPlan& plan, uint64_t sync_id, const absl::Status& cause) {
+std::vector<absl::Status> SyncExecutor::AbortAll(const TransferPlan& plan, uint64_t sync_id,
+                                                 const absl::Status& cause) {
   v1::AbortRequest abort;
   abort.set_sync_id(sync_id);
   abort.set_reason(std::string(cause.message()));
+  std::vector<absl::Status> results(plan.agents.size());
   (void)ForEachAgent(plan, [&](const AgentWork& work) {
-    absl::Status status =
-        agents_->Get(work.agent.address())->Abort(abort, absl::Now() + kControlTimeout);
-    if (!status.ok()) LOG(WARNING) << "abort of sync " << sync_id << ": " << status;
-    return status;
+    const size_t i = static_cast<size_t>(&work - plan.agents.data());
+    // One that stopped heartbeating would only make everyone wait for the
+    // timeout; its RunTasks call is cancelled, which aborts the sync there too.
+    if (leases_ != nullptr && !leases_->CheckLease(work.agent.agent_id()).ok()) {
+      return absl::OkStatus();
+    }
+    results[i] = agents_->Get(work.agent.address())->Abort(abort, absl::Now() + kControlTimeout);
+    if (!results[i].ok()) LOG(WARNING) << "abort of sync " << sync_id << ": " << results[i];
+    return results[i];
   });
+  return results;
 }
 
 absl::StatusOr<SyncOutcome> SyncExecutor::Transfer(const TransferPlan& plan, uint64_t sync_id,
@@ -107,7 +192,33 @@ absl::StatusOr<SyncOutcome> SyncExecutor::Transfer(const TransferPlan& plan, uin
   SyncOutcome outcome;
   absl::Mutex mu;
   std::atomic<bool> aborted{false};
-  absl::Status transferred = ForEachAgent(plan, [&](const AgentWork& work) -> absl::Status {
+  // How the transfer failed, for choosing whom to blame.
+  absl::Status first_failure;                              // The earliest failed RunTasks.
+  std::vector<absl::Status> failures(plan.agents.size());  // Each agent's RunTasks error.
+  std::vector<absl::Status> abort_results;                 // Each agent's answer to the Abort.
+  absl::Status lapse;                                      // The first agent whose lease lapsed.
+  // The first failure aborts the sync on every agent (but those whose lease
+  // lapsed), so that none waits for its deadline.
+  auto abort_everywhere = [&](const absl::Status& cause) {
+    if (aborted.exchange(true)) return;
+    std::vector<absl::Status> answers = AbortAll(plan, sync_id, cause);
+    absl::MutexLock lock(&mu);
+    abort_results = std::move(answers);
+  };
+  auto on_lapse = [&](size_t, const absl::Status& error) {
+    {
+      absl::MutexLock lock(&mu);
+      if (lapse.ok()) lapse = error;
+    }
+    abort_everywhere(error);
+  };
+  auto run_tasks = [&](const AgentWork& work) -> absl::Status {
+    const size_t index = static_cast<size_t>(&work - plan.agents.data());
+    if (aborted) {
+      return absl::AbortedError(absl::StrCat("sync ", sync_id,
+                                             " was aborted before RunTasks was sent to agent ",
+                                             work.agent.address()));
+    }
     // A sync names the plan its tasks were set up with; a warm-up sends them
     // without tensors.
     v1::RunTasksRequest request;
@@ -127,7 +238,12 @@ absl::StatusOr<SyncOutcome> SyncExecutor::Transfer(const TransferPlan& plan, uin
     absl::StatusOr<v1::RunTasksResponse> response =
         agents_->Get(work.agent.address())->RunTasks(request, deadline);
     if (!response.ok()) {
-      if (!aborted.exchange(true)) AbortAll(plan, sync_id, response.status());
+      {
+        absl::MutexLock lock(&mu);
+        failures[index] = response.status();
+        if (first_failure.ok()) first_failure = response.status();
+      }
+      abort_everywhere(response.status());
       return response.status();
     }
     absl::MutexLock lock(&mu);
@@ -144,20 +260,69 @@ absl::StatusOr<SyncOutcome> SyncExecutor::Transfer(const TransferPlan& plan, uin
       outcome.stage_ms[s] = std::max(outcome.stage_ms[s], stages[s]);
     }
     return absl::OkStatus();
-  });
-  if (!transferred.ok()) return transferred;
-  return outcome;
+  };
+  absl::Status transferred = ForEachAgent(plan, run_tasks, on_lapse);
+  if (transferred.ok()) return outcome;
+  absl::MutexLock lock(&mu);
+  if (shutting_down_ || !lapse.ok()) return transferred;
+  // An agent that failed its RunTasks and could not even take the Abort is
+  // gone (killed, or its host or network is): it is the cause, whatever its
+  // peers reported about failed pushes to it.
+  for (size_t i = 0; i < abort_results.size(); ++i) {
+    if (failures[i].ok() || abort_results[i].code() != absl::StatusCode::kUnavailable) continue;
+    agents_->Forget(plan.agents[i].agent.address());  // A fresh channel once it is back.
+    return AgentFailed(plan, plan.agents[i].agent,
+                       absl::StrCat("is unreachable (", failures[i].message(),
+                                    "); the sync was aborted on the other agents"));
+  }
+  // Otherwise the earliest failure is the cause; the others follow from the abort.
+  return first_failure.ok() ? transferred : first_failure;
 }
 
-absl::Status SyncExecutor::Commit(const TransferPlan& plan, uint64_t sync_id, int64_t version) {
-  return ForEachAgent(plan, [&](const AgentWork& work) {
+absl::Status SyncExecutor::Commit(const TransferPlan& plan, uint64_t sync_id, int64_t version,
+                                  std::vector<v1::EndpointRef>* committed) {
+  // Not confirmed until an agent answers OK (a shutdown may skip the calls).
+  std::vector<absl::Status> results(plan.agents.size(),
+                                    absl::CancelledError("the commit was not sent"));
+  const absl::Status round = ForEachAgent(plan, [&](const AgentWork& work) -> absl::Status {
+    const size_t i = static_cast<size_t>(&work - plan.agents.data());
     if (work.receivers.empty()) return absl::OkStatus();
     v1::CommitRequest commit;
     commit.set_sync_id(sync_id);
     commit.set_version(version);
     for (const v1::EndpointRef& ref : work.receivers) *commit.add_endpoints() = ref;
-    return agents_->Get(work.agent.address())->Commit(commit, absl::Now() + kControlTimeout);
+    results[i] = agents_->Get(work.agent.address())->Commit(commit, absl::Now() + kControlTimeout);
+    return results[i];
   });
+  std::vector<std::string> unconfirmed;
+  int confirmed_agents = 0;
+  int committing_agents = 0;
+  absl::StatusCode code = absl::StatusCode::kOk;
+  for (size_t i = 0; i < plan.agents.size(); ++i) {
+    const AgentWork& work = plan.agents[i];
+    if (work.receivers.empty()) continue;
+    ++committing_agents;
+    if (results[i].ok()) {
+      ++confirmed_agents;
+      committed->insert(committed->end(), work.receivers.begin(), work.receivers.end());
+      continue;
+    }
+    if (code == absl::StatusCode::kOk) code = results[i].code();
+    std::vector<std::string> endpoints;
+    for (const v1::EndpointRef& ref : work.receivers) {
+      endpoints.push_back(absl::StrCat(ref.model(), " rank ", ref.rank()));
+    }
+    unconfirmed.push_back(absl::StrCat("agent ", work.agent.agent_id(), " at ",
+                                       work.agent.address(), " (", absl::StrJoin(endpoints, ", "),
+                                       "): ", results[i].message()));
+  }
+  // Every agent confirmed: committed, even if a shutdown began meanwhile.
+  if (unconfirmed.empty()) return absl::OkStatus();
+  // None did because the coordinator is shutting down: the round says so.
+  if (confirmed_agents == 0 && shutting_down_ && !round.ok()) return round;
+  return absl::Status(
+      code, absl::StrCat("commit of version ", version, " confirmed by ", confirmed_agents, " of ",
+                         committing_agents, " agents; not by ", absl::StrJoin(unconfirmed, "; ")));
 }
 
 void SyncExecutor::Free(const TransferPlan& plan) {

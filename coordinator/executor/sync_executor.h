@@ -11,9 +11,20 @@
 //             without tensors (warm-up: connections and communicators are
 //             exercised, no byte of a tensor moves);
 //   Commit:   only after a successful Transfer: inference endpoints are told
-//             the version they now hold. A failed sync never commits;
+//             the version they now hold. A failed sync never commits; a commit
+//             round that fails on some agents reports which endpoints did
+//             commit, and its error names every agent that did not confirm;
 //   Free:     destroy the plan's collective groups on every agent.
 // After Shutdown() every phase fails with UNAVAILABLE, including calls in flight.
+//
+// Liveness: with an agent registry that has leases, every phase watches the
+// leases of the plan's agents while its calls are in flight. When one lapses
+// (the agent died or froze: its heartbeats stopped) its calls are cancelled,
+// a Transfer is aborted on every other agent at once, and the phase fails with
+// UNAVAILABLE naming the agent, its address and its ranks. A Transfer whose
+// agent became unreachable (killed: its calls fail and so does the Abort sent
+// to it) fails the same way, without waiting for the lease. The status carries
+// the agent (WithFailedAgent) for the error channel.
 #ifndef PARAMSYNC_COORDINATOR_EXECUTOR_SYNC_EXECUTOR_H_
 #define PARAMSYNC_COORDINATOR_EXECUTOR_SYNC_EXECUTOR_H_
 
@@ -23,9 +34,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/worker_pool.h"
 #include "coordinator/executor/agent_client.h"
+#include "coordinator/registry/agent_registry.h"
 #include "coordinator/sync/transfer_plan_builder.h"
 
 namespace paramsync::coordinator {
@@ -40,27 +53,48 @@ struct SyncOutcome {
 
 class SyncExecutor {
  public:
-  explicit SyncExecutor(AgentClientPool* agents) : agents_(agents) {}
+  // `leases` (may be null: no lease watch) must outlive the executor.
+  explicit SyncExecutor(AgentClientPool* agents, const AgentRegistry* leases = nullptr)
+      : agents_(agents), leases_(leases) {}
 
   // Errors name the agent and the phase.
   absl::Status AssignGroupIds(TransferPlan& plan, absl::Time deadline);
   absl::Status Prepare(const TransferPlan& plan, absl::Time deadline);
   absl::StatusOr<SyncOutcome> Transfer(const TransferPlan& plan, uint64_t sync_id, int64_t version,
                                        bool empty_tasks, absl::Time deadline);
-  absl::Status Commit(const TransferPlan& plan, uint64_t sync_id, int64_t version);
+  // Endpoints whose agent confirmed the commit go to `committed` (they hold
+  // `version` now, whatever happened elsewhere); the error, if any, names every
+  // agent that did not confirm and its endpoints (which may hold either
+  // version: an agent that timed out may still have committed).
+  absl::Status Commit(const TransferPlan& plan, uint64_t sync_id, int64_t version,
+                      std::vector<v1::EndpointRef>* committed);
   // Best effort: a failure only costs memory, and is logged.
   void Free(const TransferPlan& plan);
 
   void Shutdown();
 
  private:
-  // Runs `call` for every agent of `plan` at once; returns the first error, or
-  // UNAVAILABLE once shutting down.
+  // Told the index of an agent whose lease lapsed and the error naming it,
+  // after its calls were cancelled.
+  using LapseHook = std::function<void(size_t agent, const absl::Status& error)>;
+
+  // Runs `call` for every agent of `plan` at once, watching their leases;
+  // returns the error of the first agent whose lease lapsed, else the first
+  // error, or UNAVAILABLE once shutting down.
   absl::Status ForEachAgent(const TransferPlan& plan,
-                            const std::function<absl::Status(const AgentWork&)>& call);
-  void AbortAll(const TransferPlan& plan, uint64_t sync_id, const absl::Status& cause);
+                            const std::function<absl::Status(const AgentWork&)>& call,
+                            const LapseHook& on_lapse = nullptr);
+  // Checks the leases of `plan`'s agents until `done`; see ForEachAgent.
+  void WatchLeases(const TransferPlan& plan, absl::Notification& done,
+                   std::vector<absl::Status>& lapsed, std::vector<size_t>& lapse_order,
+                   const LapseHook& on_lapse);
+  // Each agent's answer to the Abort (OK for agents whose lease lapsed: not
+  // sent to them).
+  std::vector<absl::Status> AbortAll(const TransferPlan& plan, uint64_t sync_id,
+                                     const absl::Status& cause);
 
   AgentClientPool* const agents_;
+  const AgentRegistry* const leases_;
   std::atomic<bool> shutting_down_{false};
   WorkerPool workers_;
 };

@@ -10,6 +10,10 @@ absl::Status EndpointRegistry::Register(const v1::RegisterEndpointRequest& reque
   const v1::EndpointSpec& spec = request.endpoint();
   RETURN_IF_ERROR(ValidateEndpointSpec(spec));
   RETURN_IF_ERROR(ValidateParameters(request.parameters()));
+  if (request.version() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("version is ", request.version(), "; must be >= 0 (0: never synced)"));
+  }
   if (!agents_->Contains(request.agent_id())) {
     return absl::NotFoundError(absl::StrCat("agent '", request.agent_id(),
                                             "' is not registered; register the agent first"));
@@ -29,8 +33,10 @@ absl::Status EndpointRegistry::Register(const v1::RegisterEndpointRequest& reque
       break;
     }
   }
-  EndpointRecord record{
-      spec, request.agent_id(), {request.parameters().begin(), request.parameters().end()}, 0};
+  EndpointRecord record{spec,
+                        request.agent_id(),
+                        {request.parameters().begin(), request.parameters().end()},
+                        request.version()};
   endpoints_[key] = std::move(record);
   ++generation_;
   return absl::OkStatus();

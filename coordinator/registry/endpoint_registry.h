@@ -36,6 +36,7 @@ class EndpointRegistry {
   // or a layout other ranks of the model disagree with; NOT_FOUND for an unknown
   // agent; ALREADY_EXISTS when another live agent holds (model, rank). The same
   // agent registering it again replaces it (its framework process restarted).
+  // The endpoint's version is the one its agent reports holding.
   absl::Status Register(const v1::RegisterEndpointRequest& request);
 
   // Every endpoint of `model`, by rank. Empty when the model is unknown.

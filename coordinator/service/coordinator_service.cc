@@ -87,9 +87,11 @@ grpc::Status CoordinatorService::ListEndpoints(grpc::ServerContext*,
 }
 
 grpc::Status CoordinatorService::WatchErrors(grpc::ServerContext* context,
-                                             const v1::WatchErrorsRequest*,
+                                             const v1::WatchErrorsRequest* request,
                                              grpc::ServerWriter<v1::ErrorEvent>* writer) {
-  std::shared_ptr<ErrorChannel::Subscription> subscription = errors_->Subscribe();
+  std::shared_ptr<ErrorChannel::Subscription> subscription = errors_->Subscribe(
+      request->since_unix_ms() > 0 ? absl::FromUnixMillis(request->since_unix_ms())
+                                   : absl::InfiniteFuture());
   // Polls so that a cancelled watcher or a closing channel ends the stream promptly.
   while (!context->IsCancelled() && !subscription->closed()) {
     std::optional<v1::ErrorEvent> event = subscription->Next(absl::Milliseconds(200));

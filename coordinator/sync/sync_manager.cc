@@ -149,14 +149,55 @@ absl::StatusOr<std::shared_ptr<const SyncManager::PreparedSync>> SyncManager::Pr
 }
 
 SyncManager::SyncManager(AgentRegistry* agents, EndpointRegistry* endpoints, SyncExecutor* executor,
-                         ErrorChannel* errors)
+                         ErrorChannel* errors, StateFile* state)
     : agents_(agents),
       endpoints_(endpoints),
       executor_(executor),
       errors_(errors),
+      state_(state),
       // Distinct from the ids of an earlier coordinator process, which agents
       // may still remember as aborted.
       next_sync_id_(static_cast<uint64_t>(absl::ToUnixMillis(absl::Now())) << 16) {}
+
+absl::Status SyncManager::Restore() {
+  if (state_ == nullptr) return absl::OkStatus();
+  absl::MutexLock lock(&mu_);
+  for (v1::SyncGroupState& saved : state_->Groups()) {
+    const std::string name = saved.spec().name();
+    if (absl::Status valid = ValidateGroupSpec(saved.spec()); !valid.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("state file ", state_->path(), ": group '", name, "': ", valid.message()));
+    }
+    auto group = std::make_shared<Group>();
+    group->spec = saved.spec();
+    absl::MutexLock sync_lock(&group->sync_mu);
+    group->version = saved.committed_version();
+    group->issued_version = saved.issued_version();
+    group->history.assign(saved.history().begin(), saved.history().end());
+    LOG(INFO) << "restored sync group " << name << " (" << group->spec.src_model() << " -> "
+              << group->spec.dst_model() << ") from " << state_->path() << ": version "
+              << group->version << " committed, the next sync commits version "
+              << group->issued_version + 1;
+    groups_[name] = std::move(group);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SyncManager::Persist(const Group& group) {
+  if (state_ == nullptr) return absl::OkStatus();
+  v1::SyncGroupState saved;
+  *saved.mutable_spec() = group.spec;
+  saved.set_committed_version(group.version);
+  saved.set_issued_version(group.issued_version);
+  for (const v1::SyncResponse& sync : group.history) *saved.add_history() = sync;
+  return state_->Put(std::move(saved));
+}
+
+absl::StatusOr<std::vector<v1::SyncResponse>> SyncManager::History(const std::string& name) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Group> group, FindGroup(name));
+  absl::MutexLock lock(&group->sync_mu);
+  return std::vector<v1::SyncResponse>(group->history.begin(), group->history.end());
+}
 
 absl::Status SyncManager::CreateGroup(const v1::SyncGroupSpec& spec) {
   RETURN_IF_ERROR(ValidateGroupSpec(spec));
@@ -170,6 +211,13 @@ absl::Status SyncManager::CreateGroup(const v1::SyncGroupSpec& spec) {
   }
   auto group = std::make_shared<Group>();
   group->spec = spec;
+  {
+    absl::MutexLock sync_lock(&group->sync_mu);
+    if (absl::Status recorded = Persist(*group); !recorded.ok()) {
+      return absl::Status(recorded.code(), absl::StrCat("sync group '", spec.name(),
+                                                        "' not created: ", recorded.message()));
+    }
+  }
   groups_[spec.name()] = std::move(group);
   LOG(INFO) << "created sync group " << spec.name() << ": " << spec.src_model() << " -> "
             << spec.dst_model();
@@ -198,11 +246,12 @@ absl::StatusOr<v1::SyncResponse> SyncManager::Sync(const v1::SyncRequest& reques
                                                    absl::Time deadline) {
   ASSIGN_OR_RETURN(std::shared_ptr<Group> group, FindGroup(request.group()));
   absl::MutexLock lock(&group->sync_mu);
+  const int64_t attempted = group->issued_version + 1;  // As RunSync numbers it.
   absl::StatusOr<v1::SyncResponse> result = RunSync(*group, request, deadline);
   if (!result.ok()) {
-    LOG(ERROR) << "sync of group " << request.group() << " version " << group->version + 1
+    LOG(ERROR) << "sync of group " << request.group() << " version " << attempted
                << " failed: " << result.status();
-    errors_->Publish(result.status(), "", request.group(), group->version + 1);
+    errors_->Publish(result.status(), "", request.group(), attempted);
   }
   return result;
 }
@@ -236,7 +285,7 @@ absl::StatusOr<v1::SyncResponse> SyncManager::RunSync(Group& group, const v1::Sy
               << " agents ready";
     return response;
   }
-  const int64_t version = group.version + 1;
+  const int64_t version = group.issued_version + 1;
   const uint64_t sync_id = next_sync_id_++;
   const absl::Time transfer_start = absl::Now();
   absl::StatusOr<SyncOutcome> outcome =
@@ -249,16 +298,29 @@ absl::StatusOr<v1::SyncResponse> SyncManager::RunSync(Group& group, const v1::Sy
     return absl::InternalError(absl::StrCat("agents wrote ", outcome->bytes_received,
                                             " bytes, the plan needs ", transfer.dst_bytes));
   }
-  const absl::Time commit_start = absl::Now();
-  RETURN_IF_ERROR(executor_->Commit(transfer, sync_id, version));
-  response.set_commit_round_ms(absl::ToDoubleMilliseconds(absl::Now() - commit_start));
-  response.set_transfer_round_ms(absl::ToDoubleMilliseconds(commit_start - transfer_start));
-  group.version = version;
-  for (const SyncRank& rank : prepared->participants.ranks) {
-    if (rank.sync_rank >= prepared->participants.num_src) {
-      endpoints_->SetVersion(rank.endpoint.spec.model(), rank.endpoint.spec.rank(), version);
-    }
+  const absl::Time transfer_end = absl::Now();
+  // Durable before any agent may commit it: a restarted coordinator never
+  // issues this version again. If the write fails no agent is told to commit.
+  group.issued_version = version;
+  if (absl::Status recorded = Persist(group); !recorded.ok()) {
+    group.issued_version = version - 1;
+    return absl::Status(recorded.code(),
+                        absl::StrCat("version ", version,
+                                     " not committed (no endpoint was told to; each keeps the "
+                                     "version it held): recording it failed: ",
+                                     recorded.message()));
   }
+  const absl::Time commit_start = absl::Now();
+  std::vector<v1::EndpointRef> committed;
+  const absl::Status commit = executor_->Commit(transfer, sync_id, version, &committed);
+  // Each endpoint's status shows what its agent confirmed, even when others failed.
+  for (const v1::EndpointRef& ref : committed) {
+    endpoints_->SetVersion(ref.model(), ref.rank(), version);
+  }
+  RETURN_IF_ERROR(commit);
+  response.set_commit_round_ms(absl::ToDoubleMilliseconds(absl::Now() - commit_start));
+  response.set_transfer_round_ms(absl::ToDoubleMilliseconds(transfer_end - transfer_start));
+  group.version = version;
   if (group.spec.free_groups()) {
     executor_->Free(transfer);
     group.groups_ready_for.reset();
@@ -277,6 +339,19 @@ absl::StatusOr<v1::SyncResponse> SyncManager::RunSync(Group& group, const v1::Sy
   }
   group.history.push_back(response);
   if (group.history.size() > kHistoryLimit) group.history.pop_front();
+  // Every endpoint holds the version, and the version is durable: the sync is
+  // committed, so it is reported as such even if its history entry could not
+  // be recorded (the next write of the group carries it).
+  if (absl::Status recorded = Persist(group); !recorded.ok()) {
+    LOG(ERROR) << "sync " << sync_id << " of group " << group.spec.name() << " committed version "
+               << version << " but its history entry was not recorded: " << recorded;
+    errors_->Publish(
+        absl::Status(recorded.code(), absl::StrCat("version ", version,
+                                                   " committed, but its history entry was not "
+                                                   "recorded: ",
+                                                   recorded.message())),
+        "", group.spec.name(), version);
+  }
   LOG(INFO) << "sync " << sync_id << " of group " << group.spec.name() << " committed version "
             << version << ": " << response.tensors() << " tensors, " << response.bytes()
             << " bytes in " << response.duration_ms() << " ms";

@@ -8,6 +8,15 @@
 // different groups run concurrently. A group's plan (down to every agent's
 // tasks) is cached and rebuilt only when the registered agents or endpoints
 // changed since it was built.
+//
+// With a StateFile, groups, versions and history survive restarts: a version
+// is recorded as issued before any agent is told to commit it (a failed write
+// fails the sync with no endpoint committed, so agents and the file agree), and
+// a committed sync's history entry is recorded before it is reported (if that
+// write fails, the committed sync stands and the error channel says so). The next
+// sync's version is always one more than the highest ever issued, so no number
+// is reused, even after a commit round that failed part-way (whose version is
+// then skipped).
 #ifndef PARAMSYNC_COORDINATOR_SYNC_SYNC_MANAGER_H_
 #define PARAMSYNC_COORDINATOR_SYNC_SYNC_MANAGER_H_
 
@@ -17,6 +26,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -26,6 +36,7 @@
 #include "coordinator/executor/sync_executor.h"
 #include "coordinator/registry/agent_registry.h"
 #include "coordinator/registry/endpoint_registry.h"
+#include "coordinator/state/state_file.h"
 #include "paramsync/v1/coordinator.pb.h"
 
 namespace paramsync::coordinator {
@@ -34,9 +45,13 @@ class SyncManager {
  public:
   static constexpr size_t kHistoryLimit = 64;
 
-  // Pointers must outlive the manager.
+  // Pointers must outlive the manager; `state` may be null (nothing persists).
   SyncManager(AgentRegistry* agents, EndpointRegistry* endpoints, SyncExecutor* executor,
-              ErrorChannel* errors);
+              ErrorChannel* errors, StateFile* state = nullptr);
+
+  // Takes the groups of the state file (none without one); call once, before
+  // serving. A group whose spec is no longer valid fails it, naming the file.
+  absl::Status Restore();
 
   // INVALID_ARGUMENT for a malformed spec; ALREADY_EXISTS when a group of that
   // name exists with another spec (the same spec again is accepted).
@@ -51,6 +66,10 @@ class SyncManager {
   // comment.
   absl::StatusOr<v1::SyncResponse> Sync(const v1::SyncRequest& request, absl::Time deadline);
 
+  // The group's recent committed syncs, oldest first (waits for a sync of the
+  // group in progress). NOT_FOUND for an unknown group.
+  absl::StatusOr<std::vector<v1::SyncResponse>> History(const std::string& group);
+
   // How many plans were built (not served from the cache) so far.
   int64_t plans_built() const { return plans_built_; }
 
@@ -59,8 +78,10 @@ class SyncManager {
 
   struct Group {
     v1::SyncGroupSpec spec;
-    absl::Mutex sync_mu;  // Held for the whole of one sync.
-    int64_t version ABSL_GUARDED_BY(sync_mu) = 0;
+    absl::Mutex sync_mu;                           // Held for the whole of one sync.
+    int64_t version ABSL_GUARDED_BY(sync_mu) = 0;  // Committed by every endpoint.
+    // Highest version sent in a Commit round (> version after one that failed).
+    int64_t issued_version ABSL_GUARDED_BY(sync_mu) = 0;
     std::deque<v1::SyncResponse> history ABSL_GUARDED_BY(sync_mu);
     // The prepared sync whose collective groups every agent has set up (their
     // SetupGroups phase can be skipped); reset when a transfer fails (agents
@@ -80,11 +101,14 @@ class SyncManager {
   absl::StatusOr<v1::SyncResponse> RunSync(Group& group, const v1::SyncRequest& request,
                                            absl::Time deadline)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(group.sync_mu);
+  // Writes the group's spec, versions and history to the state file, if any.
+  absl::Status Persist(const Group& group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(group.sync_mu);
 
   AgentRegistry* const agents_;
   EndpointRegistry* const endpoints_;
   SyncExecutor* const executor_;
   ErrorChannel* const errors_;
+  StateFile* const state_;
   std::atomic<uint64_t> next_sync_id_;
   std::atomic<int64_t> plans_built_{0};
 

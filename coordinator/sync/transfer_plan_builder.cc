@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <tuple>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -55,8 +56,9 @@ class TaskAssembler {
     }
   }
 
-  // (param group, sync rank): a rank that forwards a param group in stage 2.
-  using Forwarder = std::pair<std::string, int>;
+  // (param group, stage, sync rank): a rank that forwards in `stage` what it
+  // received of a param group in the stage before.
+  using Forwarder = std::tuple<std::string, int, int>;
 
   // The broadcast's tasks: one per staging wave it has tensors in.
   absl::StatusOr<std::vector<v1::TransferTask>> Assemble(const planner::PlannedTransfer& broadcast,
@@ -70,7 +72,12 @@ class TaskAssembler {
       v1::Receiver* r = base.add_receivers();
       r->set_sync_rank(receiver);
       r->set_slice_index(k > 1 ? Rank(receiver).endpoint.spec.parallel().tp_rank() % k : 0);
-      r->set_stage_whole(stage2_roots.count({broadcast.param_group, receiver}) > 0);
+      // Staged whole only where the receiver forwards it next: a stage-2 root
+      // that also receives in stage 2 (trainer PP with two stages spreads the
+      // pipeline stages over a k-group's ranks) keeps that part as its slice.
+      r->set_stage_whole(
+          broadcast.stage == 1 &&
+          stage2_roots.count({broadcast.param_group, broadcast.stage + 1, receiver}) > 0);
     }
     ASSIGN_OR_RETURN(std::vector<WaveMove> moves, MovesFrom(broadcast));
     // A forward to one receiver carries only its slice (ChatLearn sends the
@@ -164,7 +171,7 @@ class TaskAssembler {
   absl::StatusOr<std::vector<WaveMove>> MovesFrom(const planner::PlannedTransfer& broadcast) const {
     std::vector<WaveMove> moves;
     if (broadcast.stage > 1) {
-      auto it = whole_moves_.find({broadcast.param_group, broadcast.root});
+      auto it = whole_moves_.find({broadcast.param_group, broadcast.stage - 1, broadcast.root});
       if (it == whole_moves_.end()) {
         return absl::FailedPreconditionError(
             absl::StrCat("stage ", broadcast.stage, " sends from ", Describe(Rank(broadcast.root)),
@@ -246,7 +253,8 @@ class TaskAssembler {
     whole.set_src_name(move.dst_name());
     whole.set_joins_next(false);
     whole.set_from_staging(true);
-    whole_moves_[{broadcast.param_group, receiver.sync_rank}].push_back({std::move(whole), wave});
+    whole_moves_[{broadcast.param_group, broadcast.stage, receiver.sync_rank}].push_back(
+        {std::move(whole), wave});
     return absl::OkStatus();
   }
 
@@ -283,7 +291,7 @@ absl::StatusOr<TransferPlan> BuildTransferPlan(const planner::SyncPlan& plan,
   std::map<std::string, std::vector<int>> members;
   std::map<std::string, std::set<int>> seen;
   for (const planner::PlannedTransfer& t : plan.transfers) {
-    if (t.stage == 2) stage2_roots.insert({t.param_group, t.root});
+    if (t.stage > 1) stage2_roots.insert({t.param_group, t.stage, t.root});
     std::vector<int>& list = members[t.group_name];
     if (seen[t.group_name].insert(t.root).second) list.push_back(t.root);
     for (int r : t.receivers) {

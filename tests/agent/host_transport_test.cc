@@ -14,7 +14,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/service/agent_data_service.h"
+#include "agent/transport/inbox.h"
 #include "common/grpc_channels.h"
+#include "paramsync/v1/agent.grpc.pb.h"
 
 namespace paramsync::agent {
 namespace {
@@ -183,6 +185,65 @@ TEST_CASE("Ranks outside the group are refused", "[host_transport]") {
       a.transport()
           .BroadcastSend(group, 1, 1, receivers, {{data.data(), data.size()}}, In(absl::Seconds(1)))
           .code() == absl::StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("Abort of every sync wakes writers waiting to claim a receive", "[inbox]") {
+  HostMemoryOps memory;
+  Inbox inbox(&memory);
+  absl::Status claimed;
+  std::thread writer([&] { claimed = inbox.Claim({5, 1, 1}, In(absl::Seconds(30))).status(); });
+  absl::SleepFor(absl::Milliseconds(100));
+  const absl::Time start = absl::Now();
+  inbox.Abort(0, absl::UnavailableError("the agent is shutting down"));
+  writer.join();
+  CHECK(claimed == absl::UnavailableError("the agent is shutting down"));
+  CHECK(absl::Now() - start < absl::Seconds(2));
+}
+
+TEST_CASE("AwaitAbort returns the reason at the abort, or OK at its time", "[inbox]") {
+  HostMemoryOps memory;
+  Inbox inbox(&memory);
+  CHECK(inbox.AwaitAbort(3, In(absl::Milliseconds(20))).ok());
+  absl::Status waited;
+  std::thread waiter([&] { waited = inbox.AwaitAbort(3, In(absl::Seconds(30))); });
+  absl::SleepFor(absl::Milliseconds(50));
+  const absl::Time start = absl::Now();
+  inbox.Abort(3, absl::AbortedError("peer died"));
+  waiter.join();
+  CHECK(waited == absl::AbortedError("peer died"));
+  CHECK(absl::Now() - start < absl::Seconds(2));
+}
+
+TEST_CASE("An abort ends a push whose sender stalled mid-stream", "[host_transport]") {
+  DataPlane b;
+  GroupView group{"g", {{0, "a", "127.0.0.1:1"}, {1, "b", b.address()}}};
+  std::vector<uint8_t> out(16);
+  absl::Status received;
+  std::thread receiver([&] {
+    received =
+        b.transport().Recv(group, {6, 1, 1}, 0, {{out.data(), out.size()}}, In(absl::Seconds(30)));
+  });
+  // A sender that writes half the bytes and then stalls (as a frozen agent).
+  auto stub = v1::AgentData::NewStub(MakeAgentChannel(b.address()));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(In(absl::Seconds(30))));
+  v1::PushResponse response;
+  std::unique_ptr<grpc::ClientWriter<v1::DataChunk>> writer = stub->Push(&context, &response);
+  v1::DataChunk chunk;
+  chunk.set_sync_id(6);
+  chunk.set_task_id(1);
+  chunk.set_receiver_sync_rank(1);
+  chunk.set_data(std::string(8, 'x'));
+  REQUIRE(writer->Write(chunk));
+  absl::SleepFor(absl::Milliseconds(200));
+  const absl::Time start = absl::Now();
+  b.transport().Abort(6, absl::AbortedError("a peer failed"));
+  receiver.join();
+  CHECK(received.code() == absl::StatusCode::kAborted);
+  // The receiving agent's Push handler does not wait for the stalled sender.
+  grpc::Status pushed = writer->Finish();
+  CHECK_FALSE(pushed.ok());
+  CHECK(absl::Now() - start < absl::Seconds(5));
 }
 
 }  // namespace

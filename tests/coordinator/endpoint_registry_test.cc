@@ -86,6 +86,24 @@ TEST_CASE("Endpoints: duplicates, replacement and layout agreement", "[endpoint_
   CHECK(endpoints.Register(Trainer(b, 0)).ok());
 }
 
+TEST_CASE("An endpoint's version is what its agent reports holding", "[endpoint_registry]") {
+  AgentRegistry agents;
+  EndpointRegistry endpoints(&agents);
+  const std::string a = *agents.Register(Agent("127.0.0.1:1"));
+  // An agent re-registering with a restarted coordinator says what it holds.
+  v1::RegisterEndpointRequest request = Trainer(a, 0);
+  request.set_version(7);
+  REQUIRE(endpoints.Register(request).ok());
+  CHECK(endpoints.Model("trainer")[0].version == 7);
+  endpoints.SetVersion("trainer", 0, 8);
+  CHECK(endpoints.Model("trainer")[0].version == 8);
+  // Its framework process registering again holds nothing synced yet.
+  REQUIRE(endpoints.Register(Trainer(a, 0)).ok());
+  CHECK(endpoints.Model("trainer")[0].version == 0);
+  request.set_version(-1);
+  CheckError(endpoints.Register(request), absl::StatusCode::kInvalidArgument, "version is -1");
+}
+
 TEST_CASE("Endpoint specs are validated field by field", "[endpoint_validation]") {
   v1::RegisterEndpointRequest good = Trainer("x", 1);
   REQUIRE(ValidateEndpointSpec(good.endpoint()).ok());

@@ -55,5 +55,43 @@ TEST_CASE("Close wakes a waiting watcher", "[error_channel]") {
   closer.join();
 }
 
+TEST_CASE("A watcher can replay the kept events published since a time", "[error_channel]") {
+  ErrorChannel channel;
+  v1::ErrorEvent old_event;
+  old_event.set_time_unix_ms(absl::ToUnixMillis(absl::Now() - absl::Minutes(1)));
+  old_event.set_message("old");
+  channel.Publish(old_event);
+  const absl::Time since = absl::Now();
+  channel.Publish(absl::AbortedError("sync 9 was aborted here"), "agent-2", "", 0);
+  auto live = channel.Subscribe();
+  auto catching_up = channel.Subscribe(since);
+  channel.Publish(absl::InternalError("new"), "", "g", 3);
+  std::optional<v1::ErrorEvent> first = catching_up->Next(absl::Seconds(1));
+  REQUIRE(first.has_value());
+  CHECK(first->agent_id() == "agent-2");
+  std::optional<v1::ErrorEvent> second = catching_up->Next(absl::Seconds(1));
+  REQUIRE(second.has_value());
+  CHECK(second->message() == "new");
+  // The default: only what is published after subscribing.
+  std::optional<v1::ErrorEvent> only = live->Next(absl::Seconds(1));
+  REQUIRE(only.has_value());
+  CHECK(only->message() == "new");
+  CHECK_FALSE(live->Next(absl::Milliseconds(10)).has_value());
+}
+
+TEST_CASE("An event names the agent its status blames", "[error_channel]") {
+  ErrorChannel channel;
+  auto watcher = channel.Subscribe();
+  const absl::Status blamed =
+      WithFailedAgent(absl::UnavailableError("agent-7 at h:1 is unreachable"), "agent-7");
+  CHECK(FailedAgent(blamed) == "agent-7");
+  CHECK(FailedAgent(absl::UnavailableError("x")).empty());
+  channel.Publish(blamed, "", "g", 2);
+  std::optional<v1::ErrorEvent> event = watcher->Next(absl::Seconds(1));
+  REQUIRE(event.has_value());
+  CHECK(event->agent_id() == "agent-7");
+  CHECK(event->group() == "g");
+}
+
 }  // namespace
 }  // namespace paramsync::coordinator

@@ -1,10 +1,20 @@
 // SyncManager's plan cache, driven through GetPlan with real registries (no
-// agent is contacted to plan).
+// agent is contacted to plan); its versions, commits and state file, driven
+// through Sync with fake agents.
 #include "coordinator/sync/sync_manager.h"
 
-#include <catch2/catch.hpp>
-#include <string>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace paramsync::coordinator {
@@ -104,6 +114,296 @@ TEST_CASE("Group specs are validated; the same spec twice is accepted", "[sync_m
   CHECK(syncs.CreateGroup(other).code() == absl::StatusCode::kInvalidArgument);
   CHECK(syncs.GetPlan("missing").status().code() == absl::StatusCode::kNotFound);
   CHECK(syncs.GetPlan("g").status().code() == absl::StatusCode::kNotFound);
+}
+
+// Agents that do what they are told at once; inference agents report the
+// bytes of their one 4-float endpoint. Commits to `failing_commits` fail.
+struct FakeAgents {
+  absl::Mutex mu;
+  std::set<std::string> inference;        // Addresses.
+  std::set<std::string> failing_commits;  // Addresses.
+  std::string mkdir_on_commit;            // A directory the next commit creates.
+  std::vector<std::pair<std::string, v1::CommitRequest>> commits;
+};
+
+class FakeAgent final : public AgentClientInterface {
+ public:
+  FakeAgent(FakeAgents* agents, std::string address)
+      : agents_(agents), address_(std::move(address)) {}
+  absl::StatusOr<v1::NewGroupIdsResponse> NewGroupIds(const v1::NewGroupIdsRequest&,
+                                                      absl::Time) override {
+    return absl::UnimplementedError("CPU agents need no group ids");
+  }
+  absl::Status SetupGroups(const v1::SetupGroupsRequest&, absl::Time) override {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<v1::RunTasksResponse> RunTasks(const v1::RunTasksRequest&, absl::Time) override {
+    absl::MutexLock lock(&agents_->mu);
+    v1::RunTasksResponse response;
+    if (agents_->inference.count(address_) != 0) {
+      response.set_bytes_received(16);
+      response.set_tensors_received(1);
+    }
+    return response;
+  }
+  absl::Status Commit(const v1::CommitRequest& request, absl::Time) override {
+    absl::MutexLock lock(&agents_->mu);
+    if (agents_->failing_commits.count(address_) != 0) {
+      return absl::UnavailableError(absl::StrCat("Commit on agent ", address_, ": unreachable"));
+    }
+    agents_->commits.emplace_back(address_, request);
+    if (!agents_->mkdir_on_commit.empty()) {
+      mkdir(agents_->mkdir_on_commit.c_str(), 0755);
+      agents_->mkdir_on_commit.clear();
+    }
+    return absl::OkStatus();
+  }
+  absl::Status DestroyGroups(const v1::DestroyGroupsRequest&, absl::Time) override {
+    return absl::OkStatus();
+  }
+  absl::Status Abort(const v1::AbortRequest&, absl::Time) override { return absl::OkStatus(); }
+  void CancelAll() override {}
+
+ private:
+  FakeAgents* const agents_;
+  const std::string address_;
+};
+
+v1::RegisterEndpointRequest InferenceEndpoint(const std::string& agent_id, int replica) {
+  v1::RegisterEndpointRequest request = Endpoint(agent_id, "vllm", v1::ROLE_INFERENCE);
+  request.mutable_endpoint()->set_rank(replica);
+  request.mutable_endpoint()->set_replica(replica);
+  return request;
+}
+
+// A coordinator minus its server: a trainer rank on agent 0 and two TP1
+// inference replicas on agents 1 and 2 (127.0.0.1:7001 and :7002), group "g".
+struct Coordinator {
+  explicit Coordinator(StateFile* state = nullptr)
+      : syncs(&agents, &endpoints, &executor, &errors, state) {
+    for (int i = 0; i < 3; ++i) ids.push_back(*agents.Register(Agent(i)));
+    fakes.inference = {Agent(1).address(), Agent(2).address()};
+    REQUIRE(endpoints.Register(Endpoint(ids[0], "trainer", v1::ROLE_TRAINER)).ok());
+    REQUIRE(endpoints.Register(InferenceEndpoint(ids[1], 0)).ok());
+    REQUIRE(endpoints.Register(InferenceEndpoint(ids[2], 1)).ok());
+  }
+
+  absl::StatusOr<v1::SyncResponse> Sync() {
+    v1::SyncRequest request;
+    request.set_group("g");
+    return syncs.Sync(request, absl::Now() + absl::Seconds(10));
+  }
+  // The version each inference endpoint holds as ListEndpoints shows it.
+  std::vector<int64_t> Versions() {
+    std::vector<int64_t> out;
+    for (const EndpointRecord& record : endpoints.Model("vllm")) out.push_back(record.version);
+    return out;
+  }
+  std::vector<int64_t> HistoryVersions() {
+    std::vector<int64_t> out;
+    absl::StatusOr<std::vector<v1::SyncResponse>> history = syncs.History("g");
+    REQUIRE(history.ok());
+    for (const v1::SyncResponse& sync : *history) out.push_back(sync.version());
+    return out;
+  }
+
+  FakeAgents fakes;
+  AgentRegistry agents;
+  EndpointRegistry endpoints{&agents};
+  ErrorChannel errors;
+  AgentClientPool clients{
+      [this](const std::string& address) { return std::make_shared<FakeAgent>(&fakes, address); }};
+  SyncExecutor executor{&clients};
+  SyncManager syncs;
+  std::vector<std::string> ids;
+};
+
+v1::SyncGroupSpec GroupG() {
+  v1::SyncGroupSpec spec;
+  spec.set_name("g");
+  spec.set_src_model("trainer");
+  spec.set_dst_model("vllm");
+  return spec;
+}
+
+std::string TempDir() {
+  const char* base = getenv("TEST_TMPDIR");
+  std::string pattern = absl::StrCat(base != nullptr ? base : "/tmp", "/syncs-XXXXXX");
+  REQUIRE(mkdtemp(pattern.data()) != nullptr);
+  return pattern;
+}
+
+TEST_CASE("A commit that fails on one agent fails the sync, naming it; endpoints show the truth",
+          "[sync_manager]") {
+  Coordinator c;
+  REQUIRE(c.syncs.CreateGroup(GroupG()).ok());
+  absl::StatusOr<v1::SyncResponse> first = c.Sync();
+  INFO(first.status().ToString());
+  REQUIRE(first.ok());
+  CHECK(first->version() == 1);
+  CHECK(c.Versions() == std::vector<int64_t>{1, 1});
+
+  {
+    absl::MutexLock lock(&c.fakes.mu);
+    c.fakes.failing_commits.insert(Agent(2).address());
+  }
+  absl::StatusOr<v1::SyncResponse> failed = c.Sync();
+  INFO(failed.status().ToString());
+  REQUIRE_FALSE(failed.ok());
+  CHECK(failed.status().code() == absl::StatusCode::kUnavailable);
+  CHECK(absl::StrContains(failed.status().message(), "version 2 confirmed by 1 of 2 agents"));
+  CHECK(absl::StrContains(
+      failed.status().message(),
+      absl::StrCat("agent ", c.ids[2], " at ", Agent(2).address(), " (vllm rank 1)")));
+  // Rank 0's agent committed version 2; rank 1's did not.
+  CHECK(c.Versions() == std::vector<int64_t>{2, 1});
+  CHECK(c.HistoryVersions() == std::vector<int64_t>{1});
+
+  {
+    absl::MutexLock lock(&c.fakes.mu);
+    c.fakes.failing_commits.clear();
+  }
+  // Version 2 is taken (an endpoint holds it): the next sync is 3.
+  absl::StatusOr<v1::SyncResponse> next = c.Sync();
+  INFO(next.status().ToString());
+  REQUIRE(next.ok());
+  CHECK(next->version() == 3);
+  CHECK(c.Versions() == std::vector<int64_t>{3, 3});
+  CHECK(c.HistoryVersions() == std::vector<int64_t>{1, 3});
+}
+
+TEST_CASE("Groups, versions and history survive a restart through the state file",
+          "[sync_manager]") {
+  const std::string path = TempDir() + "/state";
+  {
+    absl::StatusOr<std::unique_ptr<StateFile>> state = StateFile::Open(path, 64);
+    REQUIRE(state.ok());
+    Coordinator c(state->get());
+    REQUIRE(c.syncs.Restore().ok());
+    REQUIRE(c.syncs.CreateGroup(GroupG()).ok());
+    REQUIRE(c.Sync().ok());
+    REQUIRE(c.Sync().ok());
+    // A commit that fails part-way takes its version along.
+    {
+      absl::MutexLock lock(&c.fakes.mu);
+      c.fakes.failing_commits.insert(Agent(1).address());
+    }
+    REQUIRE_FALSE(c.Sync().ok());
+  }
+  absl::StatusOr<std::unique_ptr<StateFile>> state = StateFile::Open(path, 64);
+  INFO(state.status().ToString());
+  REQUIRE(state.ok());
+  Coordinator c(state->get());
+  REQUIRE(c.syncs.Restore().ok());
+  CHECK(c.HistoryVersions() == std::vector<int64_t>{1, 2});
+  CHECK(c.syncs.CreateGroup(GroupG()).ok());  // The same spec again is fine.
+  v1::SyncGroupSpec other = GroupG();
+  other.set_dst_model("other");
+  CHECK(c.syncs.CreateGroup(other).code() == absl::StatusCode::kAlreadyExists);
+  v1::SyncRequest dry_run;
+  dry_run.set_group("g");
+  dry_run.set_dry_run(true);
+  absl::StatusOr<v1::SyncResponse> dry = c.syncs.Sync(dry_run, absl::Now() + absl::Seconds(10));
+  REQUIRE(dry.ok());
+  CHECK(dry->version() == 2);  // What every endpoint committed.
+  absl::StatusOr<v1::SyncResponse> next = c.Sync();
+  INFO(next.status().ToString());
+  REQUIRE(next.ok());
+  CHECK(next->version() == 4);
+  CHECK(c.HistoryVersions() == std::vector<int64_t>{1, 2, 4});
+  const std::vector<v1::SyncGroupState> saved = (*state)->Groups();
+  REQUIRE(saved.size() == 1);
+  CHECK(saved[0].committed_version() == 4);
+  CHECK(saved[0].issued_version() == 4);
+  CHECK(saved[0].history_size() == 3);
+}
+
+TEST_CASE("A state write that fails fails the sync before any agent commits", "[sync_manager]") {
+  const std::string path = TempDir() + "/state";
+  absl::StatusOr<std::unique_ptr<StateFile>> state = StateFile::Open(path, 64);
+  REQUIRE(state.ok());
+  Coordinator c(state->get());
+  REQUIRE(c.syncs.CreateGroup(GroupG()).ok());
+  REQUIRE(c.Sync().ok());
+  const size_t commits = c.fakes.commits.size();
+
+  // A directory where the temporary file goes makes every write fail.
+  REQUIRE(mkdir((path + ".tmp").c_str(), 0755) == 0);
+  absl::StatusOr<v1::SyncResponse> failed = c.Sync();
+  INFO(failed.status().ToString());
+  REQUIRE_FALSE(failed.ok());
+  CHECK(absl::StrContains(failed.status().message(), "version 2 not committed"));
+  CHECK(absl::StrContains(failed.status().message(), path));
+  CHECK(c.fakes.commits.size() == commits);  // No agent was told to commit.
+  CHECK(c.Versions() == std::vector<int64_t>{1, 1});
+  v1::SyncGroupSpec h = GroupG();
+  h.set_name("h");
+  const absl::Status created = c.syncs.CreateGroup(h);
+  CHECK_FALSE(created.ok());
+  CHECK(absl::StrContains(created.message(), path));
+  CHECK(c.syncs.GetPlan("h").status().code() == absl::StatusCode::kNotFound);
+
+  REQUIRE(rmdir((path + ".tmp").c_str()) == 0);
+  absl::StatusOr<v1::SyncResponse> next = c.Sync();
+  REQUIRE(next.ok());
+  CHECK(next->version() == 2);  // Nobody ever held 2: it is not skipped.
+  CHECK(c.Versions() == std::vector<int64_t>{2, 2});
+}
+
+TEST_CASE("A committed sync whose history entry cannot be recorded stands, on the error channel",
+          "[sync_manager]") {
+  const std::string path = TempDir() + "/state";
+  absl::StatusOr<std::unique_ptr<StateFile>> state = StateFile::Open(path, 64);
+  REQUIRE(state.ok());
+  Coordinator c(state->get());
+  REQUIRE(c.syncs.CreateGroup(GroupG()).ok());
+  REQUIRE(c.Sync().ok());
+  std::shared_ptr<ErrorChannel::Subscription> errors = c.errors.Subscribe();
+  {
+    // Every write after the commit round fails.
+    absl::MutexLock lock(&c.fakes.mu);
+    c.fakes.mkdir_on_commit = path + ".tmp";
+  }
+  absl::StatusOr<v1::SyncResponse> committed = c.Sync();
+  INFO(committed.status().ToString());
+  REQUIRE(committed.ok());
+  CHECK(committed->version() == 2);
+  CHECK(c.Versions() == std::vector<int64_t>{2, 2});
+  std::optional<v1::ErrorEvent> event = errors->Next(absl::Seconds(1));
+  REQUIRE(event.has_value());
+  CHECK(event->group() == "g");
+  CHECK(event->version() == 2);
+  CHECK(absl::StrContains(event->message(), "history entry was not recorded"));
+  CHECK(absl::StrContains(event->message(), path));
+  // The version was recorded before the commit round.
+  CHECK((*state)->Groups()[0].issued_version() == 2);
+  CHECK((*state)->Groups()[0].history_size() == 1);
+
+  REQUIRE(rmdir((path + ".tmp").c_str()) == 0);
+  REQUIRE(c.Sync().ok());
+  // The next write carries the entry that was missing.
+  REQUIRE((*state)->Groups()[0].history_size() == 3);
+  CHECK((*state)->Groups()[0].history(1).version() == 2);
+  c.errors.Unsubscribe(errors);
+}
+
+TEST_CASE("A state file with an invalid group is refused, naming it", "[sync_manager]") {
+  const std::string path = TempDir() + "/state";
+  v1::CoordinatorState saved;
+  v1::SyncGroupState* group = saved.add_groups();
+  *group->mutable_spec() = GroupG();
+  group->mutable_spec()->set_dst_model("trainer");  // src == dst.
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << StateFile::Encode(saved);
+  }
+  absl::StatusOr<std::unique_ptr<StateFile>> state = StateFile::Open(path, 64);
+  REQUIRE(state.ok());
+  Coordinator c(state->get());
+  const absl::Status restored = c.syncs.Restore();
+  INFO(restored.ToString());
+  CHECK(restored.code() == absl::StatusCode::kDataLoss);
+  CHECK(absl::StrContains(restored.message(), absl::StrCat("state file ", path, ": group 'g'")));
 }
 
 }  // namespace

@@ -403,5 +403,48 @@ TEST_CASE("HEP refuses routed experts that do not split into whole-expert blocks
   CheckError(plan.status(), absl::StatusCode::kFailedPrecondition, "'experts'");
 }
 
+TEST_CASE("TP1 PP2 -> TP2: ranks that forward one stage receive the other stage as slices",
+          "[transfer_plan]") {
+  // The stage-1 load balancer gives pipeline stage 0 to inference rank 0 and
+  // stage 1 to rank 1, so in stage 2 each forwards to the other: a rank is
+  // both a stage-2 root and a stage-2 receiver.
+  std::vector<EndpointRecord> src;
+  for (int stage = 0; stage < 2; ++stage) {
+    EndpointRecord e;
+    e.spec.set_model("t");
+    e.spec.set_role(v1::ROLE_TRAINER);
+    e.spec.set_rank(stage);
+    v1::ParallelConfig* p = e.spec.mutable_parallel();
+    p->set_tp_size(1);
+    p->set_pp_size(2);
+    p->set_ep_size(1);
+    p->set_dp_size(1);
+    p->set_pp_rank(stage);
+    e.agent_id = absl::StrCat("agent-", stage);
+    const std::string layer = absl::StrCat("l", stage, ".");
+    e.parameters = {Param(layer + "qkv", {16, 8}, 0), Param(layer + "norm", {8}, std::nullopt)};
+    src.push_back(e);
+  }
+  std::vector<EndpointRecord> dst = Model("i", false, 2, 1, 2);
+  for (EndpointRecord& e : dst) {
+    e.parameters = {Param("l0.qkv", {8, 8}, 0), Param("l0.norm", {8}, std::nullopt),
+                    Param("l1.qkv", {8, 8}, 0), Param("l1.norm", {8}, std::nullopt)};
+  }
+  absl::StatusOr<TransferPlan> plan = Build(src, dst, 4);
+  INFO(plan.status().ToString());
+  REQUIRE(plan.ok());
+  CHECK(plan->dst_tensors == 8);
+  std::set<int> stage2_roots;
+  for (const AgentWork& work : plan->agents) {
+    for (const v1::TransferTask& task : work.tasks.transfers()) {
+      if (task.stage() != 2) continue;
+      stage2_roots.insert(task.root_sync_rank());
+      // What a rank receives in stage 2 it keeps; only stage 1 is staged to forward.
+      for (const v1::Receiver& r : task.receivers()) CHECK_FALSE(r.stage_whole());
+    }
+  }
+  CHECK(stage2_roots == std::set<int>{2, 3});
+}
+
 }  // namespace
 }  // namespace paramsync::coordinator

@@ -112,6 +112,18 @@ TEST_CASE("GPU: TP1 trainer -> TP2 inference on 2 GPUs (two-stage, colocated)", 
   SyncTwiceAndVerify(d, "tp1_tp2");
 }
 
+TEST_CASE("GPU: TP1 PP2 trainer -> TP2 inference on 2 GPUs (stage-2 ranks forward to each other)",
+          "[.][gpu]") {
+  // Each pipeline stage's shard goes to the inference rank on the other GPU,
+  // which forwards it to the rank on its own stage's GPU: two stage-2 groups in
+  // opposite directions at once.
+  ModelDeployment trainer{"trainer", true, 1, 1, 1, {0, 1}, "transformer-100m"};
+  trainer.pp = 2;
+  GpuDeployment d =
+      Deploy(2, trainer, {"vllm", false, 2, 1, 1, {0, 1}, "transformer-100m"}, "pp2_tp2");
+  SyncTwiceAndVerify(d, "pp2_tp2");
+}
+
 TEST_CASE("GPU: a killed trainer process makes the next sync fail, not hang", "[.][gpu]") {
   GpuDeployment d = Deploy(2, {"trainer", true, 1, 1, 1, {0}, "small"},
                            {"vllm", false, 1, 1, 1, {1}, "small"}, "killed");

@@ -22,10 +22,18 @@ NcclTransport::InFlight::~InFlight() {
   transport_->in_flight_.erase(entry_);
 }
 
+NcclTransport::Group::~Group() {
+  communicator.reset();  // Finalizes or aborts: nothing runs on the stream after.
+  if (stream != nullptr) {
+    cudaSetDevice(device);
+    cudaStreamDestroy(stream);
+  }
+}
+
 absl::StatusOr<std::unique_ptr<NcclTransport>> NcclTransport::Create(int device, Inbox* inbox) {
-  absl::StatusOr<cudaStream_t> stream = CreateAgentStream(device);
-  if (!stream.ok()) return stream.status();
-  return std::unique_ptr<NcclTransport>(new NcclTransport(device, *stream, inbox));
+  absl::Status usable = CudaToStatus(cudaSetDevice(device), absl::StrCat("CUDA device ", device));
+  if (!usable.ok()) return usable;
+  return std::unique_ptr<NcclTransport>(new NcclTransport(device, inbox));
 }
 
 NcclTransport::~NcclTransport() {
@@ -38,8 +46,6 @@ NcclTransport::~NcclTransport() {
     }
     groups_.clear();
   }
-  cudaSetDevice(device_);
-  cudaStreamDestroy(stream_);
 }
 
 absl::Status NcclTransport::SetupGroup(const GroupView& view) {
@@ -76,6 +82,10 @@ absl::Status NcclTransport::SetupGroup(const GroupView& view) {
     }
     ncclUniqueId id;
     std::memcpy(&id, view.nccl_unique_id.data(), sizeof(id));
+    absl::StatusOr<cudaStream_t> stream = CreateAgentStream(device_);
+    if (!stream.ok()) return stream.status();
+    group->stream = *stream;
+    group->device = device_;
     absl::StatusOr<std::unique_ptr<NcclCommunicator>> communicator = NcclCommunicator::Start(
         view.name, device_, static_cast<int>(group->agents.size()), my_rank, id);
     if (!communicator.ok()) return communicator.status();
@@ -161,7 +171,7 @@ absl::Status NcclTransport::Run(Group& group, absl::Time deadline,
   status = communicator.CheckEnqueue(enqueued, "enqueue");
   if (status.ok()) status = communicator.CheckEnqueue(ended, "ncclGroupEnd");
   if (!status.ok()) return status;
-  return communicator.WaitStream(stream_, deadline);
+  return communicator.WaitStream(group.stream, deadline);
 }
 
 absl::Status NcclTransport::BroadcastSend(const GroupView& view, uint64_t sync_id, uint64_t task_id,
@@ -193,17 +203,18 @@ absl::Status NcclTransport::BroadcastSend(const GroupView& view, uint64_t sync_i
         std::find((*group)->agents.begin(), (*group)->agents.end(), self_address_) -
         (*group)->agents.begin());
     ncclComm_t comm = (*group)->communicator->comm();
+    cudaStream_t stream = (*group)->stream;
     const bool everyone = peers->size() + 1 == (*group)->agents.size();
     status = Run(**group, deadline, [&]() -> ncclResult_t {
       for (const ConstBuffer& buffer : data) {
         if (everyone) {
           const ncclResult_t r = ncclBroadcast(buffer.data, const_cast<void*>(buffer.data),
-                                               buffer.size, ncclUint8, root, comm, stream_);
+                                               buffer.size, ncclUint8, root, comm, stream);
           if (r != ncclSuccess && r != ncclInProgress) return r;
           continue;
         }
         for (int peer : *peers) {
-          const ncclResult_t r = ncclSend(buffer.data, buffer.size, ncclUint8, peer, comm, stream_);
+          const ncclResult_t r = ncclSend(buffer.data, buffer.size, ncclUint8, peer, comm, stream);
           if (r != ncclSuccess && r != ncclInProgress) return r;
         }
       }
@@ -241,12 +252,13 @@ absl::Status NcclTransport::BroadcastRecv(const GroupView& view, const TransferK
   const bool broadcast = peers->size() + 1 == (*group)->agents.size();
   InFlight in_flight(this, key.sync_id, *group);
   ncclComm_t comm = (*group)->communicator->comm();
+  cudaStream_t stream = (*group)->stream;
   return Run(**group, deadline, [&]() -> ncclResult_t {
     for (const MutableBuffer& buffer : data) {
       const ncclResult_t r =
-          broadcast ? ncclBroadcast(buffer.data, buffer.data, buffer.size, ncclUint8, *root, comm,
-                                    stream_)
-                    : ncclRecv(buffer.data, buffer.size, ncclUint8, *root, comm, stream_);
+          broadcast
+              ? ncclBroadcast(buffer.data, buffer.data, buffer.size, ncclUint8, *root, comm, stream)
+              : ncclRecv(buffer.data, buffer.size, ncclUint8, *root, comm, stream);
       if (r != ncclSuccess && r != ncclInProgress) return r;
     }
     return ncclSuccess;
@@ -310,16 +322,17 @@ absl::Status NcclTransport::Exchange(const GroupView& view, uint64_t sync_id,
   if (!remote.empty()) {
     InFlight in_flight(this, sync_id, *group);
     ncclComm_t comm = (*group)->communicator->comm();
+    cudaStream_t stream = (*group)->stream;
     status = Run(**group, deadline, [&]() -> ncclResult_t {
       for (const Remote& op : remote) {
         if (op.send != nullptr) {
           for (const ConstBuffer& b : op.send->data) {
-            const ncclResult_t r = ncclSend(b.data, b.size, ncclUint8, op.peer, comm, stream_);
+            const ncclResult_t r = ncclSend(b.data, b.size, ncclUint8, op.peer, comm, stream);
             if (r != ncclSuccess && r != ncclInProgress) return r;
           }
         } else {
           for (const MutableBuffer& b : op.recv->data) {
-            const ncclResult_t r = ncclRecv(b.data, b.size, ncclUint8, op.peer, comm, stream_);
+            const ncclResult_t r = ncclRecv(b.data, b.size, ncclUint8, op.peer, comm, stream);
             if (r != ncclSuccess && r != ncclInProgress) return r;
           }
         }

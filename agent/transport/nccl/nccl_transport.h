@@ -60,13 +60,20 @@ class NcclTransport final : public Transport {
   void Abort(uint64_t sync_id, const absl::Status& reason) override;
 
  private:
-  // A communicator and what maps group members to its ranks.
+  // A communicator, its stream and what maps group members to its ranks.
   struct Group {
+    ~Group();
+
     std::vector<std::string> agents;  // Communicator rank -> agent address.
     std::vector<int> members;         // Sync ranks, to tell a changed membership.
     std::string unique_id;
     std::unique_ptr<NcclCommunicator> communicator;  // Null when every member is local.
-    absl::Mutex mu;                                  // One operation at a time per communicator.
+    // Each communicator's operations run on a stream of their own: two groups
+    // whose transfers depend on each other across agents (stage-2 ranks that
+    // forward to one another) would deadlock queued on one stream.
+    cudaStream_t stream = nullptr;
+    int device = 0;
+    absl::Mutex mu;  // One operation at a time per communicator.
   };
 
   // Marks `group` as used by `sync_id` while alive, so that Abort(sync_id) can
@@ -81,8 +88,7 @@ class NcclTransport final : public Transport {
     std::multimap<uint64_t, std::shared_ptr<Group>>::iterator entry_;
   };
 
-  NcclTransport(int device, cudaStream_t stream, Inbox* inbox)
-      : device_(device), stream_(stream), inbox_(inbox) {}
+  NcclTransport(int device, Inbox* inbox) : device_(device), inbox_(inbox) {}
   // Communicator ranks of the agents of `receivers` other than this one.
   static absl::StatusOr<std::vector<int>> RemotePeers(const Group& group, const GroupView& view,
                                                       absl::Span<const int> receivers,
@@ -94,7 +100,6 @@ class NcclTransport final : public Transport {
   absl::Status Run(Group& group, absl::Time deadline, const std::function<ncclResult_t()>& enqueue);
 
   const int device_;
-  const cudaStream_t stream_;
   Inbox* const inbox_;
   std::string self_address_;  // Set once, before the agent registers.
 
