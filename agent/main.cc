@@ -7,9 +7,9 @@
 #include <thread>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/synchronization/notification.h"
 #include "agent/agent_server.h"
+#include "common/daemon_init.h"
 #include "common/security_flags.h"
 #include "common/serve_until_signal.h"
 
@@ -25,9 +25,7 @@ ABSL_FLAG(int, debug_push_delay_ms, 0,
           "that fault tests can interrupt a sync");
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
-  google::InitGoogleLogging(argv[0]);
-  FLAGS_logtostderr = true;
+  paramsync::InitDaemon(argc, argv);
   paramsync::SignalWaiter signals;  // Before any thread starts, so they inherit the mask.
 
   paramsync::agent::AgentConfig config;

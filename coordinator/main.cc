@@ -3,7 +3,7 @@
 #include <glog/logging.h>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
+#include "common/daemon_init.h"
 #include "common/security_flags.h"
 #include "common/serve_until_signal.h"
 #include "coordinator/coordinator_server.h"
@@ -22,9 +22,7 @@ ABSL_FLAG(std::string, state_file, "",
           "in memory only");
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
-  google::InitGoogleLogging(argv[0]);
-  FLAGS_logtostderr = true;
+  paramsync::InitDaemon(argc, argv);
   paramsync::SignalWaiter signals;  // Before any thread starts, so they inherit the mask.
 
   paramsync::coordinator::CoordinatorConfig config;
