@@ -571,6 +571,23 @@ std::vector<std::pair<std::string, std::string>> Seeds() {
     w.Add(kSetupGroups, setup).Add(kRunTasks, run);
     seeds.emplace_back("regress_huge_regroup", w.input());
   }
+  {  // Regression: every local job of a step gets a thread; 2,000 would exhaust them.
+    v1::SetupGroupsRequest setup;
+    v1::CollectiveGroupSpec* g = setup.add_groups();
+    g->set_name("g_alone");
+    AddMember(*g, 0, kSelf, "trainer", 0);
+    v1::RunTasksRequest run;
+    run.set_sync_id(17);
+    for (int i = 0; i < 2000; ++i) {
+      v1::TransferTask* task = run.mutable_tasks()->add_transfers();
+      task->set_task_id(i + 1);
+      task->set_stage(1);
+      task->set_group("g_alone");
+    }
+    SeedWriter w;
+    w.Add(kSetupGroups, setup).Add(kRunTasks, run);
+    seeds.emplace_back("regress_many_jobs", w.input());
+  }
   return seeds;
 }
 

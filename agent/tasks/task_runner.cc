@@ -22,6 +22,10 @@ namespace paramsync::agent {
 namespace {
 
 constexpr int kMaxStage = 64;
+// Jobs of one step run at once, a thread each (they may wait for one another
+// across agents). Real plans give an agent tens; a request asking for more
+// than this is refused rather than allowed to exhaust the agent's threads.
+constexpr size_t kMaxJobsPerStep = 1024;
 constexpr int kMaxSlices = 4096;  // dst TP / src TP, and TP sizes are at most 4096.
 
 EndpointKey KeyOf(const v1::GroupMember& member) {
@@ -427,6 +431,14 @@ absl::StatusOr<v1::RunTasksResponse> TaskRunner::Run(const v1::RunTasksRequest& 
     }
   }
 
+  for (const auto& [step, jobs] : stages) {
+    if (jobs.size() > kMaxJobsPerStep) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("sync ", request.sync_id(), " asks this agent to run ", jobs.size(),
+                       " transfers at once in wave ", step.first, " stage ", step.second,
+                       "; accepted: at most ", kMaxJobsPerStep));
+    }
+  }
   v1::RunTasksResponse response;
   memory_->TakePeakBytes();
   int wave = stages.empty() ? 0 : stages.begin()->first.first;
