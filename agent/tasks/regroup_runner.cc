@@ -15,10 +15,6 @@ namespace {
 
 using Shape = absl::Span<const int64_t>;
 
-EndpointKey KeyOf(const v1::GroupMember& member) {
-  return EndpointKey(member.model(), member.model_rank());
-}
-
 std::string Describe(const v1::RegroupPiece& piece) {
   return absl::StrCat("routed tensor '", piece.name(), "' from rank ", piece.src_sync_rank(),
                       " to rank ", piece.dst_sync_rank());

@@ -28,10 +28,6 @@ constexpr int kMaxStage = 64;
 constexpr size_t kMaxJobsPerStep = 1024;
 constexpr int kMaxSlices = 4096;  // dst TP / src TP, and TP sizes are at most 4096.
 
-EndpointKey KeyOf(const v1::GroupMember& member) {
-  return EndpointKey(member.model(), member.model_rank());
-}
-
 std::string TaskName(uint64_t sync_id, const v1::TransferTask& task) {
   return absl::StrCat("sync ", sync_id, " task ", task.task_id(), " (stage ", task.stage(),
                       ", group ", task.group(), ")");
@@ -149,15 +145,20 @@ SliceSpec SliceFor(const v1::TensorMove& move, const v1::Receiver& receiver) {
                    receiver.slice_index()};
 }
 
+// INVALID_ARGUMENT unless `move` splits into at most kMaxSlices slices, which
+// bounds what a request can make a receiver stage.
+absl::Status CheckSliceCount(const v1::TensorMove& move) {
+  if (move.num_slices() <= kMaxSlices) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("tensor '", move.dst_name(), "': num_slices is ",
+                                                 move.num_slices(), "; accepted: 1 to ", kMaxSlices,
+                                                 " (dst TP / src TP)"));
+}
+
 // What travels for `move` to `receiver`: the sender's shard, or only the
 // receiver's slice of it (TensorMove.sender_slices).
 absl::StatusOr<uint64_t> WireBytes(const v1::TensorMove& move, const v1::Receiver& receiver) {
   if (!move.sender_slices()) return TensorBytes(move.dtype(), move.wire_shape());
-  if (move.num_slices() > kMaxSlices) {
-    return absl::InvalidArgumentError(absl::StrCat("tensor '", move.dst_name(), "': num_slices is ",
-                                                   move.num_slices(), "; accepted: 1 to ",
-                                                   kMaxSlices, " (dst TP / src TP)"));
-  }
+  RETURN_IF_ERROR(CheckSliceCount(move));
   size_t bytes = 0;
   RETURN_IF_ERROR(ValidateSlice(SliceFor(move, receiver), &bytes));
   return bytes;
@@ -255,15 +256,9 @@ struct Landing {
 absl::Status CheckStaging(const v1::TensorMove& move, const v1::Receiver& receiver,
                           const TensorView& destination, uint64_t wire_bytes) {
   const std::string where = absl::StrCat("tensor '", move.dst_name(), "'");
-  if (move.num_slices() > kMaxSlices) {
-    return absl::InvalidArgumentError(absl::StrCat(where, ": num_slices is ", move.num_slices(),
-                                                   "; accepted: 1 to ", kMaxSlices,
-                                                   " (dst TP / src TP)"));
-  }
+  RETURN_IF_ERROR(CheckSliceCount(move));
   if (move.num_slices() > 1) {
-    const SliceSpec slice{move.wire_shape(), DTypeSize(move.dtype()), move.slice_dim(),
-                          move.num_slices(), receiver.slice_index()};
-    return Annotate(GeometryOf(slice, destination.nbytes).status(), where);
+    return Annotate(GeometryOf(SliceFor(move, receiver), destination.nbytes).status(), where);
   }
   if (destination.nbytes != wire_bytes) {
     return absl::FailedPreconditionError(

@@ -30,6 +30,11 @@ namespace paramsync::agent {
 // (model, rank): how the coordinator and tasks name an endpoint.
 using EndpointKey = std::pair<std::string, int>;
 
+// The endpoint a collective group member stands for.
+inline EndpointKey KeyOf(const v1::GroupMember& member) {
+  return EndpointKey(member.model(), member.model_rank());
+}
+
 // A registered tensor as mapped into this process.
 struct TensorView {
   const v1::ParameterSpec* spec = nullptr;

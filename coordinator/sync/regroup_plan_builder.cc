@@ -12,11 +12,6 @@ namespace {
 
 using Shape = std::vector<int64_t>;
 
-std::string Describe(const SyncRank& rank) {
-  return absl::StrCat(rank.endpoint.spec.model(), " rank ", rank.endpoint.spec.rank(),
-                      " (sync rank ", rank.sync_rank, ")");
-}
-
 void SetBox(v1::TensorBox* box, const Shape& start, const Shape& extent) {
   *box->mutable_start() = {start.begin(), start.end()};
   *box->mutable_extent() = {extent.begin(), extent.end()};
@@ -181,6 +176,13 @@ class GroupRegroup {
 };
 
 }  // namespace
+
+const std::vector<int64_t>* RegroupPlan::RegroupedShape(int rank, const std::string& name) const {
+  auto shapes = regrouped_shapes.find(rank);
+  if (shapes == regrouped_shapes.end()) return nullptr;
+  auto shape = shapes->second.find(name);
+  return shape == shapes->second.end() ? nullptr : &shape->second;
+}
 
 bool IsRouted(const planner::SyncTopology& topology, const v1::ParameterSpec& parameter) {
   return topology.hep && parameter.has_expert_dim();

@@ -41,6 +41,10 @@ struct RegroupPlan {
   // Regrouped shape of each routed tensor, by trainer sync rank and name.
   std::map<int, std::map<std::string, std::vector<int64_t>>> regrouped_shapes;
   uint64_t next_task_id = 1;  // The first id after those the tasks reserved.
+
+  // The shape `rank` assembles its tensor `name` in, or nullptr when the
+  // tensor is not regrouped there.
+  const std::vector<int64_t>* RegroupedShape(int rank, const std::string& name) const;
 };
 
 // Whether `parameter` is a routed-expert weight in a sync of `plan` (HEP syncs

@@ -47,6 +47,11 @@ absl::Status CheckComplete(const std::string& model, const std::vector<EndpointR
 
 }  // namespace
 
+std::string Describe(const SyncRank& rank) {
+  return absl::StrCat(rank.endpoint.spec.model(), " rank ", rank.endpoint.spec.rank(),
+                      " (sync rank ", rank.sync_rank, ")");
+}
+
 absl::StatusOr<SyncParticipants> BuildSyncParticipants(
     const v1::SyncGroupSpec& group, const std::vector<EndpointRecord>& src,
     const std::vector<EndpointRecord>& dst,

@@ -30,6 +30,9 @@ struct SyncParticipants {
   planner::SyncTopology topology;
 };
 
+// "model rank R (sync rank S)", for messages that name a rank.
+std::string Describe(const SyncRank& rank);
+
 // NOT_FOUND when a model has no endpoint; FAILED_PRECONDITION when the roles are
 // wrong, a model is missing ranks (named) or an endpoint's agent is gone.
 absl::StatusOr<SyncParticipants> BuildSyncParticipants(

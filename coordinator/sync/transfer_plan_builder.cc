@@ -25,11 +25,6 @@ bool Adjacent(const v1::ParameterSpec& a, const v1::ParameterSpec& b) {
   return bytes.ok() && a.storage_offset() + *bytes == b.storage_offset();
 }
 
-std::string Describe(const SyncRank& rank) {
-  return absl::StrCat(rank.endpoint.spec.model(), " rank ", rank.endpoint.spec.rank(),
-                      " (sync rank ", rank.sync_rank, ")");
-}
-
 std::string ShapeString(absl::Span<const int64_t> shape) {
   return absl::StrCat("[", absl::StrJoin(shape, ","), "]");
 }
@@ -181,7 +176,6 @@ class TaskAssembler {
     }
     const int k = plan_.tp_num_mapping;
     const bool routed_group = broadcast.param_group == "routed";
-    auto regrouped = regroup_.regrouped_shapes.find(broadcast.root);
     for (const v1::ParameterSpec& p : Rank(broadcast.root).endpoint.parameters) {
       const bool routed = IsRouted(participants_.topology, p);
       // Without a mapping of their own (the seed's HEP with unequal TP x EP),
@@ -193,12 +187,9 @@ class TaskAssembler {
       move.set_dst_name(p.name());
       move.set_dtype(p.dtype());
       *move.mutable_wire_shape() = p.shape();
-      if (regrouped != regroup_.regrouped_shapes.end()) {
-        auto shape = regrouped->second.find(p.name());
-        if (shape != regrouped->second.end()) {
-          *move.mutable_wire_shape() = {shape->second.begin(), shape->second.end()};
-          move.set_from_staging(true);
-        }
+      if (const std::vector<int64_t>* shape = regroup_.RegroupedShape(broadcast.root, p.name())) {
+        *move.mutable_wire_shape() = {shape->begin(), shape->end()};
+        move.set_from_staging(true);
       }
       // Routed experts on their own mapping go one to one, whole.
       const bool sliced = k > 1 && p.has_tp_split_dim() && !routed_group;
@@ -302,17 +293,13 @@ absl::StatusOr<TransferPlan> BuildTransferPlan(const planner::SyncPlan& plan,
   // Only syncs that stage (two-stage, regroup) need waves; the others move
   // straight between tensors.
   const bool stages = plan.tp_num_mapping > 1 || !regroup.groups.empty();
-  const StagingWaves waves =
-      PlanStagingWaves(participants, stages ? options.staging_budget_bytes : 0,
-                       [&](int rank, const v1::ParameterSpec& p) -> uint64_t {
-                         auto shapes = regroup.regrouped_shapes.find(rank);
-                         if (shapes != regroup.regrouped_shapes.end()) {
-                           auto shape = shapes->second.find(p.name());
-                           if (shape != shapes->second.end())
-                             return TensorBytes(p.dtype(), shape->second).value_or(0);
-                         }
-                         return TensorBytes(p.dtype(), p.shape()).value_or(0);
-                       });
+  const StagingWaves waves = PlanStagingWaves(
+      participants, stages ? options.staging_budget_bytes : 0,
+      [&](int rank, const v1::ParameterSpec& p) -> uint64_t {
+        const std::vector<int64_t>* shape = regroup.RegroupedShape(rank, p.name());
+        return TensorBytes(p.dtype(), shape != nullptr ? absl::MakeConstSpan(*shape) : p.shape())
+            .value_or(0);
+      });
   SplitRegroupTasks(waves, 1, regroup);
   for (const RegroupPlan::Group& group : regroup.groups) members[group.name] = group.members;
   TaskAssembler assembler(plan, participants, regroup, waves);
