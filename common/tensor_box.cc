@@ -123,6 +123,17 @@ absl::StatusOr<std::vector<BoxCopyBlock>> PlanBoxCopy(const BoxCopySpec& spec) {
   }
 }
 
+void CopyBlocksOnHost(absl::Span<const BoxCopyBlock> blocks, const void* src, void* dst) {
+  const char* from = static_cast<const char*>(src);
+  char* to = static_cast<char*>(dst);
+  for (const BoxCopyBlock& b : blocks) {
+    for (size_t r = 0; r < b.rows; ++r) {
+      std::memcpy(to + b.dst_offset + r * b.dst_pitch, from + b.src_offset + r * b.src_pitch,
+                  b.run_bytes);
+    }
+  }
+}
+
 absl::Status CopyBoxOnHost(const BoxCopySpec& spec, const void* src, size_t src_bytes, void* dst,
                            size_t dst_bytes) {
   if (BoxBytes(spec.src_shape, spec.element_size) != src_bytes ||
@@ -134,14 +145,7 @@ absl::Status CopyBoxOnHost(const BoxCopySpec& spec, const void* src, size_t src_
   }
   absl::StatusOr<std::vector<BoxCopyBlock>> blocks = PlanBoxCopy(spec);
   if (!blocks.ok()) return blocks.status();
-  const char* from = static_cast<const char*>(src);
-  char* to = static_cast<char*>(dst);
-  for (const BoxCopyBlock& b : *blocks) {
-    for (size_t r = 0; r < b.rows; ++r) {
-      std::memcpy(to + b.dst_offset + r * b.dst_pitch, from + b.src_offset + r * b.src_pitch,
-                  b.run_bytes);
-    }
-  }
+  CopyBlocksOnHost(*blocks, src, dst);
   return absl::OkStatus();
 }
 

@@ -60,6 +60,9 @@ bool IsContiguousBox(absl::Span<const int64_t> shape, absl::Span<const int64_t> 
 size_t BoxOffset(absl::Span<const int64_t> shape, absl::Span<const int64_t> start,
                  int element_size);
 
+// Performs `blocks` between host buffers (the caller checked their sizes).
+void CopyBlocksOnHost(absl::Span<const BoxCopyBlock> blocks, const void* src, void* dst);
+
 // Performs `spec` between host buffers of `src_bytes` and `dst_bytes` (checked
 // against the shapes).
 absl::Status CopyBoxOnHost(const BoxCopySpec& spec, const void* src, size_t src_bytes, void* dst,

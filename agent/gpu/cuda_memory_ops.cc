@@ -46,26 +46,11 @@ absl::Status CudaMemoryOps::Copy(void* dst, const void* src, size_t bytes) {
   return Finish("copy");
 }
 
-absl::Status CudaMemoryOps::CopySlice(const SliceSpec& spec, const void* whole, void* slice,
-                                      size_t slice_bytes) {
-  absl::StatusOr<SliceGeometry> g = GeometryOf(spec, slice_bytes);
-  if (!g.ok()) return g.status();
+absl::Status CudaMemoryOps::CopyBlocks(absl::Span<const BoxCopyBlock> blocks, const void* src,
+                                       void* dst) {
   absl::MutexLock lock(&mu_);
   cudaSetDevice(device_);
-  absl::Status status = CudaToStatus(
-      cudaMemcpy2DAsync(slice, g->run_bytes, static_cast<const char*>(whole) + g->first_byte,
-                        g->row_bytes, g->run_bytes, g->rows, cudaMemcpyDeviceToDevice, stream_),
-      "cudaMemcpy2DAsync");
-  if (!status.ok()) return status;
-  return Finish("slice copy");
-}
-
-absl::Status CudaMemoryOps::CopyBox(const BoxCopySpec& spec, const void* src, void* dst) {
-  absl::StatusOr<std::vector<BoxCopyBlock>> blocks = PlanBoxCopy(spec);
-  if (!blocks.ok()) return blocks.status();
-  absl::MutexLock lock(&mu_);
-  cudaSetDevice(device_);
-  for (const BoxCopyBlock& b : *blocks) {
+  for (const BoxCopyBlock& b : blocks) {
     absl::Status status =
         CudaToStatus(cudaMemcpy2DAsync(static_cast<char*>(dst) + b.dst_offset, b.dst_pitch,
                                        static_cast<const char*>(src) + b.src_offset, b.src_pitch,
@@ -73,7 +58,7 @@ absl::Status CudaMemoryOps::CopyBox(const BoxCopySpec& spec, const void* src, vo
                      "cudaMemcpy2DAsync");
     if (!status.ok()) return status;
   }
-  return Finish("box copy");
+  return Finish("copy");
 }
 
 }  // namespace paramsync::agent

@@ -1,7 +1,7 @@
 // File: agent/gpu/cuda_memory_ops.h
 // -----------------------------------------------------------------------------
-// MemoryOps for one GPU: staging buffers from cudaMalloc, copies and TP slices
-// as (2-D) cudaMemcpyAsync on the agent's stream. A dim-k slice of a row-major
+// MemoryOps for one GPU: staging buffers from cudaMalloc, copies, TP slices and
+// boxes as (2-D) cudaMemcpyAsync on the agent's stream. A dim-k slice of a row-major
 // tensor is `outer` rows of one contiguous run each, which is exactly a pitched
 // 2-D copy: no kernel is needed.
 #ifndef PARAMSYNC_AGENT_GPU_CUDA_MEMORY_OPS_H_
@@ -24,13 +24,12 @@ class CudaMemoryOps final : public MemoryOps {
 
   absl::string_view name() const override { return name_; }
   absl::Status Copy(void* dst, const void* src, size_t bytes) override;
-  absl::Status CopySlice(const SliceSpec& spec, const void* whole, void* slice,
-                         size_t slice_bytes) override;
-  absl::Status CopyBox(const BoxCopySpec& spec, const void* src, void* dst) override;
 
  protected:
   absl::StatusOr<void*> AllocateRaw(size_t bytes) override;
   void Free(void* data) override;
+  absl::Status CopyBlocks(absl::Span<const BoxCopyBlock> blocks, const void* src,
+                          void* dst) override;
 
  private:
   CudaMemoryOps(int device, cudaStream_t stream)

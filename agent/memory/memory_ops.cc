@@ -22,6 +22,21 @@ absl::StatusOr<std::unique_ptr<StagingBuffer>> MemoryOps::Allocate(size_t bytes)
 
 size_t MemoryOps::TakePeakBytes() { return peak_.exchange(live_); }
 
+absl::Status MemoryOps::CopySlice(const SliceSpec& spec, const void* whole, void* slice,
+                                  size_t slice_bytes) {
+  absl::StatusOr<SliceGeometry> g = GeometryOf(spec, slice_bytes);
+  if (!g.ok()) return g.status();
+  // Every row of the tensor gives one run of the slice, packed in `slice`.
+  const BoxCopyBlock block{g->first_byte, 0, g->rows, g->run_bytes, g->row_bytes, g->run_bytes};
+  return CopyBlocks({&block, 1}, whole, slice);
+}
+
+absl::Status MemoryOps::CopyBox(const BoxCopySpec& spec, const void* src, void* dst) {
+  absl::StatusOr<std::vector<BoxCopyBlock>> blocks = PlanBoxCopy(spec);
+  if (!blocks.ok()) return blocks.status();
+  return CopyBlocks(*blocks, src, dst);
+}
+
 absl::StatusOr<void*> HostMemoryOps::AllocateRaw(size_t bytes) {
   void* data = std::malloc(bytes == 0 ? 1 : bytes);
   if (data == nullptr) {
@@ -38,14 +53,10 @@ absl::Status HostMemoryOps::Copy(void* dst, const void* src, size_t bytes) {
   return absl::OkStatus();
 }
 
-absl::Status HostMemoryOps::CopySlice(const SliceSpec& spec, const void* whole, void* slice,
-                                      size_t slice_bytes) {
-  return paramsync::CopySlice(spec, whole, slice, slice_bytes);
-}
-
-absl::Status HostMemoryOps::CopyBox(const BoxCopySpec& spec, const void* src, void* dst) {
-  return CopyBoxOnHost(spec, src, BoxBytes(spec.src_shape, spec.element_size), dst,
-                       BoxBytes(spec.dst_shape, spec.element_size));
+absl::Status HostMemoryOps::CopyBlocks(absl::Span<const BoxCopyBlock> blocks, const void* src,
+                                       void* dst) {
+  CopyBlocksOnHost(blocks, src, dst);
+  return absl::OkStatus();
 }
 
 }  // namespace paramsync::agent

@@ -2,7 +2,8 @@
 // -----------------------------------------------------------------------------
 // The memory a sync's bytes live in on this agent (host memory for CPU agents,
 // one GPU's memory for GPU agents) and the few operations the data path needs
-// there: staging buffers, whole copies, TP slices and boxes. Everything above the
+// there: staging buffers, whole copies, and TP slices and boxes (as pitched
+// 2-D block copies). Everything above the
 // transports is written against this interface, so it is the same code on CPU
 // and GPU.
 #ifndef PARAMSYNC_AGENT_MEMORY_MEMORY_OPS_H_
@@ -61,18 +62,21 @@ class MemoryOps {
 
   // Copies `spec`'s slice of `whole` into `slice`, both in this memory; complete
   // when it returns. INVALID_ARGUMENT as common/tensor_slice.h describes.
-  virtual absl::Status CopySlice(const SliceSpec& spec, const void* whole, void* slice,
-                                 size_t slice_bytes) = 0;
+  absl::Status CopySlice(const SliceSpec& spec, const void* whole, void* slice, size_t slice_bytes);
 
   // Copies `spec`'s box from `src` to `dst`, both in this memory and holding
   // exactly their shapes' bytes (the caller checked); complete when it returns.
   // INVALID_ARGUMENT as common/tensor_box.h describes.
-  virtual absl::Status CopyBox(const BoxCopySpec& spec, const void* src, void* dst) = 0;
+  absl::Status CopyBox(const BoxCopySpec& spec, const void* src, void* dst);
 
  protected:
   // The memory itself, for Allocate(): at least `bytes` (and at least one).
   virtual absl::StatusOr<void*> AllocateRaw(size_t bytes) = 0;
   virtual void Free(void* data) = 0;
+  // Slices and boxes both come down to pitched 2-D block copies inside this
+  // memory; complete when it returns.
+  virtual absl::Status CopyBlocks(absl::Span<const BoxCopyBlock> blocks, const void* src,
+                                  void* dst) = 0;
 
  private:
   std::atomic<size_t> live_{0};
@@ -84,13 +88,12 @@ class HostMemoryOps final : public MemoryOps {
  public:
   absl::string_view name() const override { return "host"; }
   absl::Status Copy(void* dst, const void* src, size_t bytes) override;
-  absl::Status CopySlice(const SliceSpec& spec, const void* whole, void* slice,
-                         size_t slice_bytes) override;
-  absl::Status CopyBox(const BoxCopySpec& spec, const void* src, void* dst) override;
 
  protected:
   absl::StatusOr<void*> AllocateRaw(size_t bytes) override;
   void Free(void* data) override;
+  absl::Status CopyBlocks(absl::Span<const BoxCopyBlock> blocks, const void* src,
+                          void* dst) override;
 };
 
 }  // namespace paramsync::agent
