@@ -315,9 +315,12 @@ absl::Status NcclTransport::Exchange(const GroupView& view, uint64_t sync_id,
   });
   // Pairs on this agent go through the inbox while NCCL moves the rest.
   absl::Status local_status = absl::OkStatus();
-  std::thread local([&] {
-    local_status = Transport::Exchange(view, sync_id, local_sends, local_recvs, deadline);
-  });
+  std::thread local;
+  if (!local_sends.empty() || !local_recvs.empty()) {
+    local = std::thread([&] {
+      local_status = Transport::Exchange(view, sync_id, local_sends, local_recvs, deadline);
+    });
+  }
   absl::Status status = absl::OkStatus();
   if (!remote.empty()) {
     InFlight in_flight(this, sync_id, *group);
@@ -341,7 +344,7 @@ absl::Status NcclTransport::Exchange(const GroupView& view, uint64_t sync_id,
     });
     if (!status.ok()) inbox_->Abort(sync_id, status);
   }
-  local.join();
+  if (local.joinable()) local.join();
   return status.ok() ? local_status : status;
 }
 
