@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "bench/local_cluster.h"
 #include "client/coordinator_client.h"
+#include "tests/integration/cluster_helpers.h"
 
 namespace paramsync::bench {
 namespace {
@@ -29,20 +30,6 @@ struct GpuDeployment {
   std::vector<ChildProcess*> trainer;
   std::vector<ChildProcess*> inference;
 };
-
-// The sync group `name` of the two models, as `hep` (ChatLearn's hyper expert
-// parallel) regrouping with `regroup` where set.
-v1::SyncGroupSpec GroupSpec(const std::string& name, const std::string& src, const std::string& dst,
-                            bool hep = false,
-                            v1::RegroupCommType regroup = v1::REGROUP_COMM_TYPE_ALLTOALL) {
-  v1::SyncGroupSpec spec;
-  spec.set_name(name);
-  spec.set_src_model(src);
-  spec.set_dst_model(dst);
-  spec.set_hep(hep);
-  spec.set_regroup_comm_type(regroup);
-  return spec;
-}
 
 GpuDeployment Deploy(int gpus, const ModelDeployment& trainer, const ModelDeployment& inference,
                      const std::string& name, bool hep = false) {
@@ -63,7 +50,9 @@ GpuDeployment Deploy(int gpus, const ModelDeployment& trainer, const ModelDeploy
   d.trainer = *t;
   d.inference = *i;
   REQUIRE(client::CoordinatorClient(d.cluster->coordinator_address())
-              .CreateSyncGroup(GroupSpec(name, trainer.model, inference.model, hep))
+              .CreateSyncGroup(hep ? HepGroupSpec(name, trainer.model, inference.model,
+                                                  v1::REGROUP_COMM_TYPE_ALLTOALL)
+                                   : GroupSpec(name, trainer.model, inference.model))
               .ok());
   return d;
 }
@@ -182,8 +171,8 @@ TEST_CASE("GPU: HEP TP2 x EP2 -> TP4 colocated, all-to-all and all-gather regrou
                            "hep_alltoall", /*hep=*/true);
   SyncTwiceAndVerify(d, "hep_alltoall");
   REQUIRE(client::CoordinatorClient(d.cluster->coordinator_address())
-              .CreateSyncGroup(GroupSpec("hep_allgather", "trainer", "vllm", true,
-                                         v1::REGROUP_COMM_TYPE_ALLGATHER))
+              .CreateSyncGroup(
+                  HepGroupSpec("hep_allgather", "trainer", "vllm", v1::REGROUP_COMM_TYPE_ALLGATHER))
               .ok());
   SyncTwiceAndVerify(d, "hep_allgather");
 }

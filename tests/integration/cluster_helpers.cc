@@ -32,6 +32,14 @@ v1::SyncGroupSpec GroupSpec(const std::string& name, const std::string& src, con
   return spec;
 }
 
+v1::SyncGroupSpec HepGroupSpec(const std::string& name, const std::string& src,
+                               const std::string& dst, v1::RegroupCommType regroup) {
+  v1::SyncGroupSpec spec = GroupSpec(name, src, dst);
+  spec.set_hep(true);
+  spec.set_regroup_comm_type(regroup);
+  return spec;
+}
+
 void CreateGroup(client::CoordinatorClient& coordinator, const v1::SyncGroupSpec& spec) {
   absl::Status status = coordinator.CreateSyncGroup(spec);
   INFO(status.ToString());

@@ -24,6 +24,9 @@ std::vector<ChildProcess*> DeployOrDie(LocalCluster& cluster, const ModelDeploym
 
 v1::SyncGroupSpec GroupSpec(const std::string& name, const std::string& src, const std::string& dst,
                             v1::CommType comm_type = v1::COMM_TYPE_BROADCAST);
+// A hyper expert parallel group (SyncGroupSpec.hep) regrouping with `regroup`.
+v1::SyncGroupSpec HepGroupSpec(const std::string& name, const std::string& src,
+                               const std::string& dst, v1::RegroupCommType regroup);
 void CreateGroup(client::CoordinatorClient& coordinator, const v1::SyncGroupSpec& spec);
 void CreateGroup(client::CoordinatorClient& coordinator, const std::string& name,
                  const std::string& src, const std::string& dst,

@@ -53,10 +53,7 @@ TEST_CASE("8 ranks (c): HEP trainer EP4 x TP2 -> TP8, all-to-all and all-gather 
   for (v1::RegroupCommType regroup :
        {v1::REGROUP_COMM_TYPE_ALLTOALL, v1::REGROUP_COMM_TYPE_ALLGATHER}) {
     const std::string name = absl::StrCat("hep_", v1::RegroupCommType_Name(regroup));
-    v1::SyncGroupSpec spec = GroupSpec(name, "trainer", "vllm");
-    spec.set_hep(true);
-    spec.set_regroup_comm_type(regroup);
-    CreateGroup(coordinator, spec);
+    CreateGroup(coordinator, HepGroupSpec(name, "trainer", "vllm", regroup));
     absl::StatusOr<v1::SyncPlan> plan = coordinator.GetPlan(name);
     INFO(plan.status().ToString());
     REQUIRE(plan.ok());

@@ -16,13 +16,6 @@ namespace {
 
 const char kPreset[] = "moe-hep-small";
 
-v1::SyncGroupSpec HepGroup(const std::string& name, v1::RegroupCommType regroup) {
-  v1::SyncGroupSpec spec = GroupSpec(name, "trainer", "vllm");
-  spec.set_hep(true);
-  spec.set_regroup_comm_type(regroup);
-  return spec;
-}
-
 // A trainer of tp x ep (dp = ep) on agents 0.., inference TP `dst_tp` on the
 // agents after them; syncs versions 1 and 2 and checks the plan's regroup.
 void RunHepSync(int src_tp, int ep, int dst_tp, const std::string& expert_layout,
@@ -41,7 +34,7 @@ void RunHepSync(int src_tp, int ep, int dst_tp, const std::string& expert_layout
   auto trainer = DeployOrDie(*cluster, trainer_model);
   auto inference = DeployOrDie(*cluster, inference_model);
   client::CoordinatorClient coordinator(cluster->coordinator_address());
-  v1::SyncGroupSpec spec = HepGroup("hep", requested);
+  v1::SyncGroupSpec spec = HepGroupSpec("hep", "trainer", "vllm", requested);
   spec.set_staging_budget_bytes(staging_budget);
   CreateGroup(coordinator, spec);
   absl::StatusOr<v1::SyncPlan> plan = coordinator.GetPlan("hep");
@@ -93,7 +86,7 @@ TEST_CASE("HEP with an inference layout that does not match the group's is refus
   DeployOrDie(*cluster, trainer_model);
   DeployOrDie(*cluster, inference_model);
   client::CoordinatorClient coordinator(cluster->coordinator_address());
-  CreateGroup(coordinator, HepGroup("hep", v1::REGROUP_COMM_TYPE_ALLTOALL));
+  CreateGroup(coordinator, HepGroupSpec("hep", "trainer", "vllm", v1::REGROUP_COMM_TYPE_ALLTOALL));
   absl::StatusOr<v1::SyncResponse> report = coordinator.Sync("hep");
   CHECK(report.status().code() == absl::StatusCode::kFailedPrecondition);
   CHECK(report.status().message().find("mlp.experts.linear_fc1.weight") != std::string::npos);
