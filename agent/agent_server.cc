@@ -1,12 +1,14 @@
 #include "agent/agent_server.h"
 
 #include <glog/logging.h>
+#include <grpcpp/health_check_service_interface.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/credentials.h"
 #include "common/grpc_channels.h"
+#include "common/server_introspection.h"
 
 namespace paramsync::agent {
 namespace {
@@ -36,11 +38,34 @@ absl::StatusOr<DataPlane> MakeDataPlane(const std::string& device, ChannelFactor
       absl::StrCat("--device is '", device, "'; accepted: cpu, cpu:N, cuda:N"));
 }
 
+// INVALID_ARGUMENT unless `address` is empty or "host:port" (port 1-65535).
+absl::Status CheckDataAdvertiseAddress(const std::string& address) {
+  if (address.empty()) return absl::OkStatus();
+  const size_t colon = address.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 1 || port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("--data_advertise_address is '", address,
+                                                   "'; accepted: host:port, port 1 to 65535"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfig& config) {
   if (config.coordinator_address.empty()) {
     return absl::InvalidArgumentError("coordinator address must be set (--coordinator)");
+  }
+  if (absl::Status data_address = CheckDataAdvertiseAddress(config.data_advertise_address);
+      !data_address.ok()) {
+    return data_address;
+  }
+  if (config.push_silence_timeout != absl::ZeroDuration() &&
+      config.push_silence_timeout < kMinSilenceTimeout) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--push_silence_timeout_ms is ", absl::ToInt64Milliseconds(config.push_silence_timeout),
+        "; accepted: 0 (off) or at least ", absl::ToInt64Milliseconds(kMinSilenceTimeout)));
   }
   absl::StatusOr<Credentials> credentials = LoadCredentials(config.security);
   if (!credentials.ok()) return credentials.status();
@@ -53,28 +78,51 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfi
           *credentials, config.listen_address,
           {v1::AgentControl::service_full_name(), v1::AgentData::service_full_name()});
   if (!server_credentials.ok()) return server_credentials.status();
-  // Channels to other agents (AgentData.Push) and to the coordinator.
+  // Channels to the coordinator, and to other agents (AgentData.Push), whose
+  // pushes fail once their connection goes silent.
   ChannelFactory channels = [credentials = *credentials](const std::string& address) {
     return MakeChannel(address, credentials, credentials.daemon_token);
   };
+  ChannelFactory push_channels = [credentials = *credentials,
+                                  silence =
+                                      config.push_silence_timeout](const std::string& address) {
+    return MakeChannel(address, credentials, credentials.daemon_token,
+                       silence == absl::ZeroDuration() ? DefaultChannelArguments()
+                                                       : SilenceDetectingChannelArguments(silence));
+  };
 
   std::unique_ptr<AgentServer> agent(new AgentServer());
-  absl::StatusOr<DataPlane> data = MakeDataPlane(config.device, channels, config.debug_push_delay);
+  absl::StatusOr<DataPlane> data =
+      MakeDataPlane(config.device, push_channels, config.debug_push_delay);
   if (!data.ok()) return data.status();
   agent->data_ = *std::move(data);
   Transport* transport = agent->data_.transport.get();
   agent->tensors_ = std::make_unique<TensorRegistry>(agent->data_.device_mapper.get());
+  agent->metrics_ = std::make_unique<AgentMetrics>(&agent->metrics_registry_);
   agent->groups_ = std::make_unique<GroupTable>(transport);
+  agent->groups_->set_metrics(agent->metrics_.get());
   agent->runner_ = std::make_unique<TaskRunner>(agent->tensors_.get(), agent->groups_.get(),
                                                 transport, agent->data_.memory.get());
-  agent->control_service_ = std::make_unique<AgentControlService>(
-      agent->tensors_.get(), agent->groups_.get(), agent->runner_.get(), transport);
+  agent->digests_ =
+      std::make_unique<DigestRunner>(agent->tensors_.get(), agent->data_.memory.get());
+  agent->control_service_ =
+      std::make_unique<AgentControlService>(agent->tensors_.get(), agent->groups_.get(),
+                                            agent->runner_.get(), transport, agent->digests_.get());
+  if (!config.debug_corrupt_received_tensor.empty()) {
+    agent->corrupter_ = std::make_unique<ReceivedBytesCorrupter>(
+        agent->tensors_.get(), agent->data_.memory.get(), config.debug_corrupt_received_tensor);
+    agent->control_service_->set_corrupter_for_test(agent->corrupter_.get());
+  }
+  agent->runner_->set_metrics(agent->metrics_.get());
+  agent->control_service_->set_metrics(agent->metrics_.get());
   agent->data_service_ = std::make_unique<AgentDataService>(agent->data_.inbox.get());
 
+  EnableServerIntrospection();
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(config.listen_address, *server_credentials, &port);
   ConfigureServerLimits(builder);
+  AcceptKeepalivePings(builder);  // Other agents' push channels.
   builder.RegisterService(agent->control_service_.get());
   builder.RegisterService(agent->data_service_.get());
   // The local service needs the link, which needs the bound address: register a
@@ -85,6 +133,12 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfi
   if (agent->server_ == nullptr || port == 0) {
     return absl::UnavailableError(absl::StrCat("could not listen on ", config.listen_address));
   }
+  // Ready once registered with the coordinator (the link says when).
+  agent->server_->GetHealthCheckService()->SetServingStatus(false);
+  absl::StatusOr<std::unique_ptr<metrics::MetricsHttpServer>> metrics = metrics::ServeMetrics(
+      config.metrics, config.security.allow_insecure_remote, &agent->metrics_registry_);
+  if (!metrics.ok()) return metrics.status();
+  agent->metrics_server_ = *std::move(metrics);
   const std::string host =
       config.advertise_host.empty() ? HostOf(config.listen_address) : config.advertise_host;
   agent->address_ = absl::StrCat(host, ":", port);
@@ -97,19 +151,35 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfi
   self.set_device(agent->data_.device_id.empty() ? absl::StrCat(config.device, "@", agent->address_)
                                                  : agent->data_.device_id);
   self.set_address(agent->address_);
+  self.set_data_address(config.data_advertise_address);
   self.set_gpu_index(agent->data_.gpu_index);
   self.set_device_kind(agent->data_.gpu_index >= 0 ? v1::DEVICE_KIND_GPU : v1::DEVICE_KIND_HOST);
   agent->link_ = std::make_unique<CoordinatorLink>(channels(config.coordinator_address), self,
                                                    agent->tensors_.get(), config.rpc_timeout);
   agent->local_service_->set_link(agent->link_.get());
   agent->control_service_->set_link(agent->link_.get());
+  agent->link_->set_on_connected([health = agent->server_->GetHealthCheckService(),
+                                  metrics = agent->metrics_.get()](bool connected) {
+    health->SetServingStatus(connected);
+    metrics->SetCoordinatorConnected(connected);
+  });
   agent->link_->Start();
   LOG(INFO) << "agent serving on " << agent->address_ << " (" << DescribeSecurity(*credentials)
-            << "), coordinator " << config.coordinator_address;
+            << "), coordinator " << config.coordinator_address
+            << (config.data_advertise_address.empty()
+                    ? ""
+                    : absl::StrCat(", pushes to it via ", config.data_advertise_address))
+            << (agent->metrics_server_ == nullptr
+                    ? ""
+                    : absl::StrCat(", metrics at http://", agent->metrics_server_->address(),
+                                   "/metrics"));
   return agent;
 }
 
-AgentServer::~AgentServer() { Shutdown(); }
+AgentServer::~AgentServer() {
+  Shutdown();
+  link_.reset();  // Its thread tells the health service, which server_ owns.
+}
 
 void AgentServer::Wait() { server_->Wait(); }
 

@@ -77,12 +77,19 @@ absl::Status CoordinatorLink::Register() {
   return absl::OkStatus();
 }
 
+void CoordinatorLink::SetConnected(bool connected) {
+  if (connected == connected_) return;
+  connected_ = connected;
+  if (on_connected_) on_connected_(connected);
+}
+
 void CoordinatorLink::Loop() {
   while (!stop_.HasBeenNotified()) {
     std::string id = agent_id();
     absl::Duration wait = kRetryInterval;
     if (id.empty()) {
       absl::Status status = Register();
+      SetConnected(status.ok());
       if (status.ok()) SendQueuedErrors();
       absl::MutexLock lock(&mu_);
       if (!status.ok()) {
@@ -97,6 +104,7 @@ void CoordinatorLink::Loop() {
       request.set_agent_id(id);
       v1::HeartbeatResponse response;
       grpc::Status status = stub_->Heartbeat(&context, request, &response);
+      SetConnected(status.ok());
       // Only to a coordinator that knows this agent: the event names it.
       if (status.ok()) SendQueuedErrors();
       absl::MutexLock lock(&mu_);

@@ -9,6 +9,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -29,6 +30,13 @@ class CoordinatorLink {
   CoordinatorLink(std::shared_ptr<grpc::Channel> channel, v1::AgentInfo self,
                   TensorRegistry* tensors, absl::Duration rpc_timeout);
   ~CoordinatorLink();  // Stops the heartbeat thread.
+
+  // Told, from the link's thread, whenever the link comes up (registered and
+  // heartbeating) or goes down (unreachable, or the coordinator forgot this
+  // agent); it starts down. Set before Start().
+  void set_on_connected(std::function<void(bool connected)> on_connected) {
+    on_connected_ = std::move(on_connected);
+  }
 
   // Starts the background thread that registers and then heartbeats.
   void Start();
@@ -57,6 +65,8 @@ class CoordinatorLink {
   absl::Status ReportError(const absl::Status& error);
   // Sends what QueueError() queued, while the coordinator takes it.
   void SendQueuedErrors();
+  // Calls on_connected_ when `connected` differs from the last state told.
+  void SetConnected(bool connected);
 
   const std::unique_ptr<v1::Coordinator::Stub> stub_;
   const v1::AgentInfo self_;
@@ -68,6 +78,9 @@ class CoordinatorLink {
   absl::Duration heartbeat_interval_ ABSL_GUARDED_BY(mu_) = absl::Seconds(1);
   std::string last_error_ ABSL_GUARDED_BY(mu_);
   std::deque<absl::Status> queued_errors_ ABSL_GUARDED_BY(mu_);
+
+  std::function<void(bool)> on_connected_;
+  bool connected_ = false;  // Used by the link's thread only.
 
   absl::Notification stop_;
   std::thread thread_;

@@ -4,13 +4,26 @@
 //
 //   gpu_sync_bench --preset=qwen2.5-7b --scenario=tp2_tp2 --syncs=5
 //
-// Scenarios (4 GPUs): tp2_tp2 (trainer TP2 on GPUs 0,1 -> inference TP2 on 2,3)
-// and tp2_tp4 (trainer TP2 on 0,1 -> inference TP4 on 0-3, colocated, two
-// stages). In the same run it measures, between GPU pairs (0->2, 1->3) at once,
-// one ncclBroadcast of a flat buffer as large as one trainer shard: the
-// baseline every ratio is printed against. Bytes are checked after the first
+// Scenarios (bench/gpu_scenarios.h), on 4 GPUs: tp2_tp2 (trainer TP2 on GPUs
+// 0,1 -> inference TP2 on 2,3), tp2_tp4 (trainer TP2 on 0,1 -> inference TP4 on
+// 0-3, colocated; two stages with chatlearn), tp4_tp2 (trainer TP4 on 0-3 ->
+// inference TP2 on 0 and 2, colocated; direct only: chatlearn cannot shrink
+// TP) and issue 8's scenarios scaled to 4 GPUs (tp2_2xtp1, direct only;
+// tp1pp2dp2_2xtp2; hep_tp2ep2_tp4); on 8 GPUs issue 8's at full width
+// (tp4_2xtp2, direct only; tp2pp2dp2_2xtp4; hep_ep4tp2_tp8). --strategy picks
+// the group's plan: chatlearn (default) or direct (SyncStrategyKind DIRECT: each
+// inference rank receives exactly its bytes, one grouped exchange); --regroup
+// the HEP scenarios' regroup collective. In the same run it measures, between
+// the scenario's GPU pairs at once (0->2, 1->3 unless the scenario names the
+// pairs its sync uses), one ncclBroadcast of a flat buffer as large as one
+// shard: the baseline every ratio is printed against. The last line ("row
+// ...", tab-separated) is what bench/run_gpu_table.sh collects into its table.
+// Bytes are checked after the first
 // sync. --dump_shapes prints the per-rank shard shapes as JSON (for the
 // per-tensor torch.distributed baseline, bench/torch_broadcast_baseline.py).
+// --validate also times as many validated syncs (SyncRequest.validate: every
+// tensor digested on its GPU, source and destination, before the commit) and
+// prints what validation adds.
 #include <cuda_runtime_api.h>
 #include <nccl.h>
 
@@ -24,17 +37,25 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "bench/bench_main.h"
+#include "bench/gpu_scenarios.h"
 #include "bench/local_cluster.h"
 #include "bench/model_layout.h"
 #include "client/coordinator_client.h"
 #include "common/dtype.h"
 
 ABSL_FLAG(std::string, preset, "qwen2.5-7b", "parameter set (bench/model_layout.h)");
-ABSL_FLAG(std::string, scenario, "tp2_tp2", "tp2_tp2 (disaggregated) or tp2_tp4 (colocated)");
+ABSL_FLAG(std::string, scenario, "tp2_tp2",
+          "tp2_tp2, tp2_tp4, tp4_tp2, tp2_2xtp1, tp1pp2dp2_2xtp2, hep_tp2ep2_tp4 (4 GPUs); "
+          "tp4_2xtp2, tp2pp2dp2_2xtp4, hep_ep4tp2_tp8 (8 GPUs): bench/gpu_scenarios.cc");
+ABSL_FLAG(std::string, regroup, "alltoall",
+          "HEP scenarios' routed-expert regroup: alltoall or allgather");
+ABSL_FLAG(std::string, strategy, "chatlearn", "the group's plan: chatlearn or direct");
 ABSL_FLAG(int, syncs, 5, "timed syncs after the first (checked) one");
 ABSL_FLAG(bool, dump_shapes, false, "print the TP2 shard shapes as JSON and exit");
 ABSL_FLAG(int64_t, staging_budget_bytes, 0,
           "the group's staging budget (SyncGroupSpec.staging_budget_bytes; 0: default)");
+ABSL_FLAG(bool, validate, false,
+          "also time validated syncs and print the validation overhead (ms and % of a sync)");
 
 namespace paramsync::bench {
 namespace {
@@ -131,25 +152,42 @@ absl::Status Run() {
     return absl::OkStatus();
   }
   const std::string scenario = absl::GetFlag(FLAGS_scenario);
-  const bool colocated = scenario == "tp2_tp4";
-  if (!colocated && scenario != "tp2_tp2") {
-    return absl::InvalidArgumentError("--scenario accepts tp2_tp2 or tp2_tp4");
+  const std::string strategy = absl::GetFlag(FLAGS_strategy);
+  if (strategy != "chatlearn" && strategy != "direct") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--strategy is '", strategy, "'; accepted: chatlearn, direct"));
   }
-  const uint64_t shard_bytes = ShardBytes(parameters, 2);
-  std::cout << absl::StrFormat("preset %s: %zu tensors, %.2f GB per TP2 shard; scenario %s\n",
-                               preset, parameters.size(), shard_bytes / 1e9, scenario)
+  absl::StatusOr<GpuScenario> found = FindGpuScenario(scenario, preset);
+  if (!found.ok()) return found.status();
+  const GpuScenario& setup = *found;
+  if (setup.direct_only && strategy != "direct") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--scenario=", scenario, " shrinks TP, which only --strategy=direct plans"));
+  }
+  const std::string regroup = absl::GetFlag(FLAGS_regroup);
+  if (regroup != "alltoall" && regroup != "allgather") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--regroup is '", regroup, "'; accepted: alltoall, allgather"));
+  }
+  const uint64_t shard_bytes = ShardBytes(parameters, setup.flat_shard_tp);
+  int nccl_version = 0;
+  ncclGetVersion(&nccl_version);
+  std::cout << absl::StrFormat(
+                   "NCCL %d.%d.%d; preset %s: %zu tensors, %.2f GB per TP%d shard; scenario %s "
+                   "(%s), strategy %s%s\n",
+                   nccl_version / 10000, nccl_version / 100 % 100, nccl_version % 100, preset,
+                   parameters.size(), shard_bytes / 1e9, setup.flat_shard_tp, scenario,
+                   setup.description, strategy, setup.hep ? ", regroup " + regroup : "")
             << std::flush;
 
+  std::vector<std::string> devices;
+  for (int i = 0; i < setup.gpus; ++i) devices.push_back(absl::StrCat("cuda:", i));
   absl::StatusOr<std::unique_ptr<LocalCluster>> cluster =
-      LocalCluster::Start({"cuda:0", "cuda:1", "cuda:2", "cuda:3"}, MakeWorkDir("gpu-bench"));
+      LocalCluster::Start(devices, MakeWorkDir("gpu-bench"));
   if (!cluster.ok()) return cluster.status();
-  ModelDeployment trainer{"trainer", true, 2, 1, 1, {0, 1}, preset};
-  ModelDeployment inference = colocated
-                                  ? ModelDeployment{"vllm", false, 4, 1, 1, {0, 1, 2, 3}, preset}
-                                  : ModelDeployment{"vllm", false, 2, 1, 1, {2, 3}, preset};
-  absl::StatusOr<std::vector<ChildProcess*>> trainer_ranks = (*cluster)->Deploy(trainer);
+  absl::StatusOr<std::vector<ChildProcess*>> trainer_ranks = (*cluster)->Deploy(setup.trainer);
   if (!trainer_ranks.ok()) return trainer_ranks.status();
-  absl::StatusOr<std::vector<ChildProcess*>> inference_ranks = (*cluster)->Deploy(inference);
+  absl::StatusOr<std::vector<ChildProcess*>> inference_ranks = (*cluster)->Deploy(setup.inference);
   if (!inference_ranks.ok()) return inference_ranks.status();
   client::CoordinatorClient coordinator((*cluster)->coordinator_address());
   v1::SyncGroupSpec spec;
@@ -157,13 +195,19 @@ absl::Status Run() {
   spec.set_src_model("trainer");
   spec.set_dst_model("vllm");
   spec.set_staging_budget_bytes(absl::GetFlag(FLAGS_staging_budget_bytes));
+  if (strategy == "direct") spec.set_strategy(v1::SYNC_STRATEGY_KIND_DIRECT);
+  if (setup.hep) {
+    spec.set_hep(true);
+    spec.set_regroup_comm_type(regroup == "alltoall" ? v1::REGROUP_COMM_TYPE_ALLTOALL
+                                                     : v1::REGROUP_COMM_TYPE_ALLGATHER);
+  }
   absl::Status created = coordinator.CreateSyncGroup(spec);
   if (!created.ok()) return created;
   absl::StatusOr<std::vector<std::string>> filled =
       LocalCluster::CommandAll(*trainer_ranks, "fill 1");
   if (!filled.ok()) return filled.status();
   std::vector<pid_t> agent_pids;
-  for (int i = 0; i < 4; ++i) agent_pids.push_back((*cluster)->agent(i).pid());
+  for (int i = 0; i < setup.gpus; ++i) agent_pids.push_back((*cluster)->agent(i).pid());
   // Before any communicator exists an agent holds just its CUDA context.
   const int context_mib = MaxGpuMemoryMiB(agent_pids);
 
@@ -175,8 +219,9 @@ absl::Status Run() {
   if (!verified.ok()) return verified.status();
   std::cout << absl::StrFormat(
                    "first sync (creates communicators): %.1f ms; all %lld bytes "
-                   "verified\n",
-                   first->duration_ms(), static_cast<long long>(first->bytes()))
+                   "verified; %lld bytes moved between ranks\n",
+                   first->duration_ms(), static_cast<long long>(first->bytes()),
+                   static_cast<long long>(first->wire_bytes()))
             << std::flush;
 
   std::vector<double> sync_ms, control_ms, commit_ms;
@@ -193,8 +238,20 @@ absl::Status Run() {
   }
   // After the syncs it also holds its communicators' buffers (staging is freed).
   const int with_nccl_mib = MaxGpuMemoryMiB(agent_pids);
+  std::vector<double> validated_ms, validate_round_ms;
+  if (absl::GetFlag(FLAGS_validate)) {
+    v1::SyncRequest validated;
+    validated.set_group("bench");
+    validated.set_validate(true);
+    for (int i = 0; i < absl::GetFlag(FLAGS_syncs); ++i) {
+      absl::StatusOr<v1::SyncResponse> report = coordinator.Sync(validated);
+      if (!report.ok()) return report.status();
+      validated_ms.push_back(report->duration_ms());
+      validate_round_ms.push_back(report->validate_ms());
+    }
+  }
 
-  absl::StatusOr<double> flat_ms = FlatBroadcastMs({{0, 2}, {1, 3}}, shard_bytes, 5);
+  absl::StatusOr<double> flat_ms = FlatBroadcastMs(setup.flat_pairs, shard_bytes, 5);
   if (!flat_ms.ok()) return flat_ms.status();
   const double sync = Median(sync_ms);
   const double staging_mib = peak_staging / double{1 << 20};
@@ -206,15 +263,35 @@ absl::Status Run() {
       "staging waves %d; agent GPU memory (largest agent): CUDA context %d MiB, + NCCL "
       "communicators %d MiB, peak staging %.0f MiB\n"
       "agent GPU memory beyond NCCL's buffers (context + peak staging): %.0f MiB\n",
-      "measurement (median)", "ms", "GB/s/pair", "ratio", "flat ncclBroadcast, 1 shard, 2 pairs",
-      *flat_ms, shard_bytes / *flat_ms / 1e6, "1.000",
-      absl::StrCat("paramsync Sync (", scenario, ")"), sync, shard_bytes / sync / 1e6,
-      sync / *flat_ms,
+      "measurement (median)", "ms", "GB/s/pair", "ratio",
+      absl::StrFormat("flat ncclBroadcast, 1 shard, %zu pairs", setup.flat_pairs.size()), *flat_ms,
+      shard_bytes / *flat_ms / 1e6, "1.000",
+      absl::StrCat("paramsync Sync (", scenario, ", ", strategy, ")"), sync,
+      shard_bytes / sync / 1e6, sync / *flat_ms,
       // Stages of different agents overlap in time: only a one-stage sync's
       // wall time splits into data and control.
-      colocated ? std::string("n/a (2 stages)") : absl::StrFormat("%.2f ms", Median(control_ms)),
+      first->stages_size() > 1 ? std::string("n/a (2 stages)")
+                               : absl::StrFormat("%.2f ms", Median(control_ms)),
       Median(commit_ms), first->waves(), context_mib, with_nccl_mib - context_mib, staging_mib,
       context_mib + staging_mib);
+  if (!validated_ms.empty()) {
+    const double validated = Median(validated_ms);
+    const double round = Median(validate_round_ms);
+    std::cout << absl::StrFormat(
+        "%-44s %10.2f %12.1f %8.3f\n"
+        "validation: digest round %.2f ms (%.1f %% of the validated sync); overhead over an "
+        "unvalidated sync %+.2f ms (%+.1f %%)\n",
+        "paramsync Sync, validated", validated, shard_bytes / validated / 1e6, validated / *flat_ms,
+        round, 100 * round / validated, validated - sync, 100 * (validated - sync) / sync);
+  }
+  // One line for bench/run_gpu_table.sh: scenario, preset, strategy (and
+  // regroup), bytes written, bytes between ranks, first and median sync ms,
+  // flat broadcast ms (pairs x shard), ratio.
+  std::cout << absl::StrFormat(
+      "row\t%s\t%s\t%s%s\t%.2f GB\t%.2f GB\t%.0f\t%.2f\t%.2f (%zu x %.2f GB)\t%.3f\n", scenario,
+      preset, strategy, setup.hep ? "/" + regroup : "", first->bytes() / 1e9,
+      first->wire_bytes() / 1e9, first->duration_ms(), sync, *flat_ms, setup.flat_pairs.size(),
+      shard_bytes / 1e9, sync / *flat_ms);
   return absl::OkStatus();
 }
 

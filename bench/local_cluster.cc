@@ -3,7 +3,6 @@
 #include <signal.h>
 #include <stdlib.h>
 
-
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -60,15 +59,25 @@ std::string LocalCluster::Binary(const std::string& relative) const {
 
 absl::StatusOr<std::string> LocalCluster::StartDaemon(const std::vector<std::string>& argv,
                                                       const std::string& name,
-                                                      std::unique_ptr<ChildProcess>* out) {
+                                                      std::unique_ptr<ChildProcess>* out,
+                                                      std::string* metrics_address) {
   const std::string address_file = absl::StrCat(work_dir_, "/", name, ".address");
+  const std::string metrics_file = absl::StrCat(work_dir_, "/", name, ".metrics_address");
   std::vector<std::string> args = argv;
   args.push_back(absl::StrCat("--address_file=", address_file));
+  args.push_back("--metrics_listen=127.0.0.1:0");
+  args.push_back(absl::StrCat("--metrics_address_file=", metrics_file));
   absl::StatusOr<std::unique_ptr<ChildProcess>> process =
       ChildProcess::Spawn(args, absl::StrCat(work_dir_, "/", name, ".log"), false);
   if (!process.ok()) return process.status();
   *out = *std::move(process);
-  return WaitForAddressFile(address_file, **out, kStartTimeout);
+  absl::StatusOr<std::string> address = WaitForAddressFile(address_file, **out, kStartTimeout);
+  if (!address.ok()) return address;
+  // Written before the address file.
+  absl::StatusOr<std::string> metrics = WaitForAddressFile(metrics_file, **out, kStartTimeout);
+  if (!metrics.ok()) return metrics.status();
+  *metrics_address = *std::move(metrics);
+  return address;
 }
 
 absl::StatusOr<std::string> LocalCluster::StartCoordinator(const std::string& listen) {
@@ -77,7 +86,8 @@ absl::StatusOr<std::string> LocalCluster::StartCoordinator(const std::string& li
                                    "--heartbeat_interval_ms=200"};
   for (std::string& flag : SecurityFlags(security_.daemons, true)) argv.push_back(std::move(flag));
   argv.insert(argv.end(), coordinator_flags_.begin(), coordinator_flags_.end());
-  return StartDaemon(argv, absl::StrCat("coordinator", coordinator_starts_++), &coordinator_);
+  return StartDaemon(argv, absl::StrCat("coordinator", coordinator_starts_++), &coordinator_,
+                     &coordinator_metrics_address_);
 }
 
 absl::Status LocalCluster::WaitForAgents(int count) {
@@ -155,12 +165,17 @@ absl::StatusOr<std::string> LocalCluster::StartAgent(int i, const std::string& l
                                    absl::StrCat("--coordinator=", coordinator_address_)};
   for (std::string& flag : SecurityFlags(security_.daemons, true)) argv.push_back(std::move(flag));
   argv.insert(argv.end(), agent_flags_.begin(), agent_flags_.end());
+  const std::vector<std::string>& own = own_agent_flags_[i];
+  argv.insert(argv.end(), own.begin(), own.end());
   const bool restart = i < static_cast<int>(agents_.size());
-  if (!restart) agents_.emplace_back();
+  if (!restart) {
+    agents_.emplace_back();
+    agent_metrics_addresses_.emplace_back();
+  }
   return StartDaemon(
       argv,
       restart ? absl::StrCat("agent", i, "-restart", ++agent_restarts_) : absl::StrCat("agent", i),
-      &agents_[i]);
+      &agents_[i], &agent_metrics_addresses_[i]);
 }
 
 absl::Status LocalCluster::RestartAgent(int i, bool crash) {
@@ -192,6 +207,11 @@ absl::Status LocalCluster::RestartAgent(int i, bool crash) {
   }
 }
 
+void LocalCluster::AddAgentFlags(int i, const std::vector<std::string>& flags) {
+  std::vector<std::string>& own = own_agent_flags_[i];
+  own.insert(own.end(), flags.begin(), flags.end());
+}
+
 LocalCluster::~LocalCluster() {
   holders_.clear();
   agents_.clear();
@@ -199,7 +219,7 @@ LocalCluster::~LocalCluster() {
 }
 
 absl::StatusOr<std::vector<ChildProcess*>> LocalCluster::Deploy(const ModelDeployment& model) {
-  const int ranks = model.trainer ? model.tp * model.dp * model.pp : model.tp * model.replicas;
+  const int ranks = model.tp * model.pp * (model.trainer ? model.dp : model.replicas);
   if (static_cast<int>(model.agents.size()) != ranks) {
     return absl::InvalidArgumentError(absl::StrCat("model ", model.model, " has ", ranks,
                                                    " ranks but ", model.agents.size(),
@@ -221,6 +241,10 @@ absl::StatusOr<std::vector<ChildProcess*>> LocalCluster::Deploy(const ModelDeplo
         absl::StrCat("--seed=", model.seed),
         absl::StrCat("--mismatch=", model.mismatch),
         absl::StrCat("--device=", agent_devices_.at(model.agents[rank]))};
+    if (!model.layout_preset.empty()) {
+      argv.push_back(absl::StrCat("--layout_preset=", model.layout_preset));
+      argv.push_back(absl::StrCat("--model_config=", model.model_config));
+    }
     if (model.trainer) {
       // Megatron's rank order: pp_rank * tp * dp + dp_rank * tp + tp_rank, with
       // the expert-parallel groups inside the data-parallel ones.
@@ -232,8 +256,12 @@ absl::StatusOr<std::vector<ChildProcess*>> LocalCluster::Deploy(const ModelDeplo
       argv.push_back(absl::StrCat("--pp_size=", model.pp));
       argv.push_back(absl::StrCat("--pp_rank=", rank / (model.tp * model.dp)));
     } else {
-      argv.push_back(absl::StrCat("--replica=", rank / model.tp));
-      argv.push_back(absl::StrCat("--local_rank=", rank % model.tp));
+      // vLLM's order: replica * tp * pp + local rank, local rank pp_rank * tp + tp_rank.
+      const int local_rank = rank % (model.tp * model.pp);
+      argv.push_back(absl::StrCat("--replica=", rank / (model.tp * model.pp)));
+      argv.push_back(absl::StrCat("--local_rank=", local_rank));
+      argv.push_back(absl::StrCat("--pp_size=", model.pp));
+      argv.push_back(absl::StrCat("--pp_rank=", local_rank / model.tp));
       argv.push_back(absl::StrCat("--expert_layout=", model.expert_layout));
     }
     for (std::string& flag : SecurityFlags(security_.clients, false)) {

@@ -7,6 +7,7 @@
 #ifndef PARAMSYNC_BENCH_LOCAL_CLUSTER_H_
 #define PARAMSYNC_BENCH_LOCAL_CLUSTER_H_
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,10 +31,14 @@ struct ModelDeployment {
   std::string mismatch;  // Passed to tensor_holder --mismatch.
   int skip_rank = -1;    // A rank not started (to test incomplete models).
   int ep = 1;            // Trainer: expert parallel size (divides dp).
-  int pp = 1;            // Trainer: pipeline stages (each holds its layers).
+  int pp = 1;            // Pipeline stages (each holds its layers; inference: per replica).
   // Inference: how routed experts are held ("experts" or "tp", tensor_holder's
   // --expert_layout); matters for HEP syncs only.
   std::string expert_layout = "tp";
+  // Register the tensors a framework layout gives each rank instead of
+  // `preset` (tensor_holder's --layout_preset and --model_config).
+  std::string layout_preset;
+  std::string model_config;
 };
 
 // TLS material and tokens (files) of a cluster's processes; empty configs run
@@ -75,6 +80,9 @@ class LocalCluster {
 
   const std::string& coordinator_address() const { return coordinator_address_; }
   const std::string& agent_address(int i) const { return agent_addresses_[i]; }
+  // Where each daemon serves Prometheus metrics (--metrics_listen), host:port.
+  const std::string& coordinator_metrics_address() const { return coordinator_metrics_address_; }
+  const std::string& agent_metrics_address(int i) const { return agent_metrics_addresses_[i]; }
   ChildProcess& coordinator() { return *coordinator_; }
   ChildProcess& agent(int i) { return *agents_[i]; }
   const ClusterSecurity& security() const { return security_; }
@@ -89,6 +97,10 @@ class LocalCluster {
   // flags; waits until the coordinator lists it under a new id. Framework
   // processes on it register their endpoints again by themselves.
   absl::Status RestartAgent(int i, bool crash);
+
+  // Gives agent `i` `flags` too, after the cluster's agent flags, from its next
+  // start on (RestartAgent), e.g. --data_advertise_address for it alone.
+  void AddAgentFlags(int i, const std::vector<std::string>& flags);
 
   // Starts one framework process per rank of `model` and waits until each
   // registered. Returns them in model rank order (owned by the cluster; without
@@ -107,9 +119,12 @@ class LocalCluster {
         bin_dir_(std::move(bin_dir)),
         security_(std::move(security)) {}
   std::string Binary(const std::string& relative) const;
+  // Starts a daemon serving metrics on a free loopback port; returns its
+  // address and sets `metrics_address`.
   absl::StatusOr<std::string> StartDaemon(const std::vector<std::string>& argv,
                                           const std::string& name,
-                                          std::unique_ptr<ChildProcess>* out);
+                                          std::unique_ptr<ChildProcess>* out,
+                                          std::string* metrics_address);
   absl::StatusOr<std::string> StartCoordinator(const std::string& listen);
   // Starts agent `i` listening on `listen` as agents_[i] (appended when new).
   absl::StatusOr<std::string> StartAgent(int i, const std::string& listen);
@@ -118,6 +133,7 @@ class LocalCluster {
   int coordinator_starts_ = 0;
   std::vector<std::string> coordinator_flags_;
   std::vector<std::string> agent_flags_;
+  std::map<int, std::vector<std::string>> own_agent_flags_;  // By agent index.
   int agent_restarts_ = 0;
 
   const std::string work_dir_;
@@ -125,6 +141,8 @@ class LocalCluster {
   const ClusterSecurity security_;
   std::string coordinator_address_;
   std::vector<std::string> agent_addresses_;
+  std::string coordinator_metrics_address_;
+  std::vector<std::string> agent_metrics_addresses_;
   std::vector<std::string> agent_devices_;
   // Destroyed in reverse: framework processes, then agents, then the coordinator.
   std::unique_ptr<ChildProcess> coordinator_;

@@ -38,16 +38,29 @@ absl::StatusOr<ModelShape> ModelPreset(const std::string& name) {
   if (name == "moe-small-tensors") {
     return ModelShape{24, 1024, 0, 32000, v1::DTYPE_BFLOAT16, 0, false, 64, 192};
   }
+  if (name == "reshard-small") {
+    // Every split dimension divisible by 2, 3 and 4, and 6 layers (2 or 3
+    // pipeline stages), for TP and PP changes that are not multiples.
+    return ModelShape{6, 96, 192, 384, v1::DTYPE_BFLOAT16};
+  }
   if (name == "moe-hep-small") {
     return ModelShape{2, 64, 0, 256, v1::DTYPE_BFLOAT16, 0, false, 8, 32, true};
   }
   if (name == "moe-hep-medium") {
     return ModelShape{8, 1024, 0, 32000, v1::DTYPE_BFLOAT16, 0, false, 64, 512, true};
   }
+  if (name == "qwen3-30b-a3b") {
+    // Qwen3-30B-A3B-like MoE: 48 layers of 128 stacked experts (intermediate
+    // 768), hidden 2048, Q (32 heads) + K and V (4 KV heads each) of 128, vocab
+    // 151936. The attention output stays hidden x hidden (ModelShape has no
+    // separate attention width): ~61 GB, 58 GB of it routed experts.
+    return ModelShape{48,    2048, 0,   151936, v1::DTYPE_BFLOAT16, (32 + 2 * 4) * 128,
+                      false, 128,  768, true};
+  }
   return absl::InvalidArgumentError(absl::StrCat(
       "model preset '", name,
-      "' is unknown; accepted: tiny, small, transformer-100m, qwen2.5-7b, moe-small-tensors, "
-      "moe-hep-small, moe-hep-medium"));
+      "' is unknown; accepted: tiny, small, reshard-small, transformer-100m, qwen2.5-7b, "
+      "moe-small-tensors, moe-hep-small, moe-hep-medium, qwen3-30b-a3b"));
 }
 
 std::vector<ParameterLayout> TransformerParameters(const ModelShape& s) {
@@ -141,15 +154,19 @@ uint64_t FullBytes(const ParameterLayout& parameter) {
   return Elements(parameter.full_shape) * DTypeSize(parameter.dtype);
 }
 
-absl::Status FillShard(const ParameterLayout& parameter, uint64_t seed, int64_t version,
-                       const RankLayout& layout, void* out, uint64_t out_bytes) {
-  // Whole 8-byte words of the full tensor from a counter-based generator, so
-  // every rank derives the same full tensor independently.
-  const uint64_t full_bytes = FullBytes(parameter);
-  std::vector<uint64_t> words((full_bytes + 7) / 8);
-  const uint64_t key = SplitMix64(seed ^ std::hash<std::string>()(parameter.name) ^
+std::vector<uint64_t> FullTensorWords(const std::string& name, uint64_t bytes, uint64_t seed,
+                                      int64_t version) {
+  std::vector<uint64_t> words((bytes + 7) / 8);
+  const uint64_t key = SplitMix64(seed ^ std::hash<std::string>()(name) ^
                                   SplitMix64(static_cast<uint64_t>(version)));
   for (uint64_t i = 0; i < words.size(); ++i) words[i] = SplitMix64(key + i);
+  return words;
+}
+
+absl::Status FillShard(const ParameterLayout& parameter, uint64_t seed, int64_t version,
+                       const RankLayout& layout, void* out, uint64_t out_bytes) {
+  const uint64_t full_bytes = FullBytes(parameter);
+  const std::vector<uint64_t> words = FullTensorWords(parameter.name, full_bytes, seed, version);
   const ShardBox box = BoxOf(parameter, layout);
   const std::vector<int64_t> zero(box.extent.size(), 0);
   const BoxCopySpec copy{parameter.full_shape,      box.start, box.extent, zero, box.extent,

@@ -34,12 +34,15 @@ struct ModelShape {
 };
 
 // Presets: "tiny" (a few KB, for bad-input tests), "small" (~2 MB),
+// "reshard-small" (~1.3 MB, 6 layers, every split divisible by 2, 3 and 4),
 // "transformer-100m" (~106 MB: hidden 768, ffn 2048, 4 layers, vocab 16000),
 // "qwen2.5-7b" (Qwen2.5-7B's shapes: hidden 3584, ffn 18944, 28 layers, 28 heads
 // with 4 KV heads of 128, vocab 152064; ~15.2 GB) and "moe-small-tensors"
 // (3,000+ tensors under 1 MB: 24 layers of 64 experts), "moe-hep-small" (~1 MB,
 // 2 layers of 8 stacked experts) and "moe-hep-medium" (~1.2 GB: 8 layers of 64
-// stacked experts, hidden 1024, expert ffn 512), all bf16 but "tiny".
+// stacked experts, hidden 1024, expert ffn 512) and "qwen3-30b-a3b" (~61 GB:
+// Qwen3-30B-A3B-like, 48 layers of 128 stacked experts, hidden 2048, expert ffn
+// 768), all bf16 but "tiny".
 absl::StatusOr<ModelShape> ModelPreset(const std::string& name);
 
 // One parameter of the full (unsharded) model.
@@ -91,6 +94,12 @@ std::vector<client::TensorDecl> ShardDecls(const std::vector<ParameterLayout>& p
                                            const RankLayout& layout);
 
 uint64_t FullBytes(const ParameterLayout& parameter);
+
+// The whole parameter `name` of `bytes` bytes at weights `version` (seeded by
+// `seed`), as 8-byte words from a counter-based generator: every process
+// derives the same values independently.
+std::vector<uint64_t> FullTensorWords(const std::string& name, uint64_t bytes, uint64_t seed,
+                                      int64_t version);
 
 // Writes the bytes a rank of `layout` holds of `parameter` at weights `version`
 // (seeded by `seed`) into `out`, which has exactly the shard's bytes (checked).

@@ -180,6 +180,27 @@ int paramsync_sync(const char* coordinator_address, const char* request_json, in
   return Ok();
 }
 
+int paramsync_sync_with_progress(const char* coordinator_address, const char* request_json,
+                                 int64_t timeout_ms, paramsync_event_callback on_progress,
+                                 void* user, char** response_json) {
+  if (absl::Status s = CheckAddress(coordinator_address); !s.ok()) return Fail(s);
+  if (on_progress == nullptr) return Fail(absl::InvalidArgumentError("on_progress is NULL"));
+  paramsync::v1::SyncRequest request;
+  if (absl::Status s = ParseJson(request_json, "request_json", &request); !s.ok()) return Fail(s);
+  auto response = paramsync::client::CoordinatorClient(coordinator_address)
+                      .SyncWithProgress(
+                          request,
+                          [&](const paramsync::v1::SyncProgress& event) {
+                            char* json = ToJson(event);
+                            (void)on_progress(json, user);
+                            std::free(json);
+                          },
+                          Timeout(timeout_ms));
+  if (!response.ok()) return Fail(response.status());
+  *response_json = ToJson(*response);
+  return Ok();
+}
+
 int paramsync_get_plan(const char* coordinator_address, const char* group, int64_t timeout_ms,
                        char** plan_json) {
   if (absl::Status s = CheckAddress(coordinator_address); !s.ok()) return Fail(s);
@@ -208,10 +229,29 @@ int paramsync_status(const char* coordinator_address, int64_t timeout_ms, char**
   return Ok();
 }
 
+int paramsync_list_groups(const char* coordinator_address, int64_t timeout_ms, char** groups_json) {
+  if (absl::Status s = CheckAddress(coordinator_address); !s.ok()) return Fail(s);
+  auto groups =
+      paramsync::client::CoordinatorClient(coordinator_address).ListSyncGroups(Timeout(timeout_ms));
+  if (!groups.ok()) return Fail(groups.status());
+  *groups_json = ToJson(*groups);
+  return Ok();
+}
+
 int paramsync_watch_errors(const char* coordinator_address, int64_t timeout_ms,
                            paramsync_event_callback on_event, void* user) {
+  return paramsync_watch_errors_since(coordinator_address, 0, timeout_ms, on_event, user);
+}
+
+int paramsync_watch_errors_since(const char* coordinator_address, int64_t since_unix_ms,
+                                 int64_t timeout_ms, paramsync_event_callback on_event,
+                                 void* user) {
   if (absl::Status s = CheckAddress(coordinator_address); !s.ok()) return Fail(s);
   if (on_event == nullptr) return Fail(absl::InvalidArgumentError("on_event is NULL"));
+  if (since_unix_ms < 0) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("since_unix_ms must be >= 0 (0: no replay), got ", since_unix_ms)));
+  }
   absl::Status status = paramsync::client::CoordinatorClient(coordinator_address)
                             .WatchErrors(
                                 [&](const paramsync::v1::ErrorEvent& event) {
@@ -220,7 +260,7 @@ int paramsync_watch_errors(const char* coordinator_address, int64_t timeout_ms,
                                   std::free(json);
                                   return stop == 0;
                                 },
-                                Timeout(timeout_ms));
+                                Timeout(timeout_ms), absl::FromUnixMillis(since_unix_ms));
   return status.ok() ? Ok() : Fail(status);
 }
 

@@ -19,6 +19,10 @@ extern "C" {
 
 typedef struct paramsync_endpoint paramsync_endpoint;
 
+/* Told one event (JSON of a paramsync.v1 message); see each use for what a
+ * non-zero return means. */
+typedef int (*paramsync_event_callback)(const char* event_json, void* user);
+
 const char* paramsync_last_error(void);
 void paramsync_free_string(char* s);
 
@@ -72,17 +76,30 @@ int paramsync_create_group(const char* coordinator_address, const char* group_js
  * `*response_json`: a paramsync.v1.SyncResponse. */
 int paramsync_sync(const char* coordinator_address, const char* request_json, int64_t timeout_ms,
                    char** response_json);
+/* As paramsync_sync, calling `on_progress(progress_json, user)` on this
+ * thread with each paramsync.v1.SyncProgress as it arrives (its return value is
+ * ignored: the sync goes on whatever the observer does). */
+int paramsync_sync_with_progress(const char* coordinator_address, const char* request_json,
+                                 int64_t timeout_ms, paramsync_event_callback on_progress,
+                                 void* user, char** response_json);
 /* `*plan_json`: a paramsync.v1.SyncPlan. */
 int paramsync_get_plan(const char* coordinator_address, const char* group, int64_t timeout_ms,
                        char** plan_json);
 /* `*status_json`: {"agents": ListAgentsResponse, "endpoints": ListEndpointsResponse}. */
 int paramsync_status(const char* coordinator_address, int64_t timeout_ms, char** status_json);
+/* `*groups_json`: a paramsync.v1.ListSyncGroupsResponse. */
+int paramsync_list_groups(const char* coordinator_address, int64_t timeout_ms, char** groups_json);
 
 /* Calls `on_event(event_json, user)` for each error event (a
  * paramsync.v1.ErrorEvent) until it returns non-zero or `timeout_ms` passes. */
-typedef int (*paramsync_event_callback)(const char* event_json, void* user);
 int paramsync_watch_errors(const char* coordinator_address, int64_t timeout_ms,
                            paramsync_event_callback on_event, void* user);
+/* The same, first replaying the events the coordinator still holds that were
+ * published at or after `since_unix_ms` (its clock; 0: none), e.g. so that a
+ * watch started just before an operation misses none of its events while the
+ * stream connects. */
+int paramsync_watch_errors_since(const char* coordinator_address, int64_t since_unix_ms,
+                                 int64_t timeout_ms, paramsync_event_callback on_event, void* user);
 
 #ifdef __cplusplus
 }

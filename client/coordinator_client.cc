@@ -1,5 +1,7 @@
 #include "client/coordinator_client.h"
 
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "client/client_security.h"
 #include "common/grpc_status.h"
@@ -63,6 +65,30 @@ absl::StatusOr<v1::SyncResponse> CoordinatorClient::Sync(const v1::SyncRequest& 
   return Call(stub_.get(), channel_status_, &v1::Coordinator::Stub::Sync, request, timeout, "Sync");
 }
 
+absl::StatusOr<v1::SyncResponse> CoordinatorClient::SyncWithProgress(
+    const v1::SyncRequest& request, const std::function<void(const v1::SyncProgress&)>& on_progress,
+    absl::Duration timeout) {
+  if (stub_ == nullptr) return channel_status_;
+  grpc::ClientContext context;
+  SetTimeout(context, timeout);
+  std::unique_ptr<grpc::ClientReader<v1::SyncProgress>> reader =
+      stub_->SyncWithProgress(&context, request);
+  v1::SyncProgress event;
+  std::optional<v1::SyncResponse> report;
+  while (reader->Read(&event)) {
+    on_progress(event);
+    if (event.phase() == v1::SYNC_PHASE_DONE) report = event.report();
+  }
+  absl::Status status = FromGrpcStatus(reader->Finish(), "SyncWithProgress");
+  if (!status.ok()) return status;
+  if (!report.has_value()) {
+    return absl::UnavailableError(absl::StrCat("SyncWithProgress of group ", request.group(),
+                                               " on ", address_,
+                                               ": the stream ended without the sync's report"));
+  }
+  return *std::move(report);
+}
+
 absl::StatusOr<v1::SyncPlan> CoordinatorClient::GetPlan(const std::string& group,
                                                         absl::Duration timeout) {
   v1::GetPlanRequest request;
@@ -84,6 +110,12 @@ absl::StatusOr<v1::ListEndpointsResponse> CoordinatorClient::ListEndpoints(const
   request.set_model(model);
   return Call(stub_.get(), channel_status_, &v1::Coordinator::Stub::ListEndpoints, request, timeout,
               "ListEndpoints");
+}
+
+absl::StatusOr<v1::ListSyncGroupsResponse> CoordinatorClient::ListSyncGroups(
+    absl::Duration timeout) {
+  return Call(stub_.get(), channel_status_, &v1::Coordinator::Stub::ListSyncGroups,
+              v1::ListSyncGroupsRequest(), timeout, "ListSyncGroups");
 }
 
 absl::Status CoordinatorClient::WatchErrors(

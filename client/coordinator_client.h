@@ -33,11 +33,20 @@ class CoordinatorClient {
   // With the request's options (dry_run, warmup).
   absl::StatusOr<v1::SyncResponse> Sync(const v1::SyncRequest& request,
                                         absl::Duration timeout = absl::Minutes(5));
+  // Runs a sync as Sync does, calling `on_progress` with each progress event as
+  // it arrives (on this thread); returns the report of the last event. A
+  // stream that ends without one is UNAVAILABLE.
+  absl::StatusOr<v1::SyncResponse> SyncWithProgress(
+      const v1::SyncRequest& request,
+      const std::function<void(const v1::SyncProgress&)>& on_progress,
+      absl::Duration timeout = absl::Minutes(5));
   absl::StatusOr<v1::SyncPlan> GetPlan(const std::string& group,
                                        absl::Duration timeout = absl::Seconds(30));
   absl::StatusOr<v1::ListAgentsResponse> ListAgents(absl::Duration timeout = absl::Seconds(10));
   absl::StatusOr<v1::ListEndpointsResponse> ListEndpoints(
       const std::string& model = "", absl::Duration timeout = absl::Seconds(10));
+  absl::StatusOr<v1::ListSyncGroupsResponse> ListSyncGroups(
+      absl::Duration timeout = absl::Seconds(10));
 
   // Streams error events to `on_event` until it returns false, `timeout`
   // passes (then OK), or the stream fails. With `since`, first the events the

@@ -374,7 +374,12 @@ std::shared_ptr<grpc::ChannelCredentials> MakeChannelCredentials(const Credentia
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
                                            const Credentials& credentials,
                                            const std::string& token) {
-  grpc::ChannelArguments args = DefaultChannelArguments();
+  return MakeChannel(address, credentials, token, DefaultChannelArguments());
+}
+
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
+                                           const Credentials& credentials, const std::string& token,
+                                           grpc::ChannelArguments args) {
   if (credentials.tls_client() && !credentials.server_name.empty()) {
     args.SetSslTargetNameOverride(credentials.server_name);
   }

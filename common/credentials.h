@@ -102,6 +102,10 @@ std::shared_ptr<grpc::ChannelCredentials> MakeChannelCredentials(const Credentia
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
                                            const Credentials& credentials,
                                            const std::string& token);
+// Same, with `args` (built on DefaultChannelArguments()) instead of the defaults.
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
+                                           const Credentials& credentials, const std::string& token,
+                                           grpc::ChannelArguments args);
 
 // Whether a server listening on `address` ("host:port", "[v6]:port",
 // "unix:path") is reachable only from this host.

@@ -1,7 +1,9 @@
 // File: common/grpc_status.h
 // -----------------------------------------------------------------------------
 // Conversions between absl::Status and grpc::Status. The two code spaces are
-// one-to-one (absl/status/status.h), so nothing is lost either way.
+// one-to-one (absl/status/status.h), and a status's payloads travel in the
+// grpc::Status error details (v1::StatusPayloads), so nothing is lost either
+// way: an error that names, say, the agent it blames still does so after an RPC.
 #ifndef PARAMSYNC_COMMON_GRPC_STATUS_H_
 #define PARAMSYNC_COMMON_GRPC_STATUS_H_
 

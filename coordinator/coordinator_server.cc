@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/credentials.h"
 #include "common/grpc_channels.h"
+#include "common/server_introspection.h"
 
 namespace paramsync::coordinator {
 
@@ -16,12 +17,14 @@ CoordinatorServer::CoordinatorServer(const CoordinatorConfig& config,
                                      std::unique_ptr<StateFile> state)
     : agents_(config.agent_lease),
       endpoints_(&agents_),
+      metrics_(&metrics_registry_, &agents_, &endpoints_),
+      errors_([this](const v1::ErrorEvent& event) { metrics_.RecordError(event); }),
       state_(std::move(state)),
       agent_clients_(AgentClientPool::GrpcClients([credentials](const std::string& address) {
         return MakeChannel(address, credentials, credentials.daemon_token);
       })),
       executor_(&agent_clients_, &agents_),
-      syncs_(&agents_, &endpoints_, &executor_, &errors_, state_.get()),
+      syncs_(&agents_, &endpoints_, &executor_, &errors_, state_.get(), &metrics_),
       service_(&agents_, &endpoints_, &syncs_, &errors_, config.heartbeat_interval) {}
 
 absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
@@ -47,7 +50,7 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   std::unique_ptr<CoordinatorServer> server(
       new CoordinatorServer(config, *credentials, std::move(state)));
   if (absl::Status restored = server->syncs_.Restore(); !restored.ok()) return restored;
-  grpc::EnableDefaultHealthCheckService(true);
+  EnableServerIntrospection();
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(config.listen_address, *server_credentials, &port);
@@ -59,6 +62,10 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   }
   const size_t colon = config.listen_address.rfind(':');
   server->address_ = absl::StrCat(config.listen_address.substr(0, colon), ":", port);
+  absl::StatusOr<std::unique_ptr<metrics::MetricsHttpServer>> metrics = metrics::ServeMetrics(
+      config.metrics, config.security.allow_insecure_remote, &server->metrics_registry_);
+  if (!metrics.ok()) return metrics.status();
+  server->metrics_server_ = *std::move(metrics);
   server->server_->GetHealthCheckService()->SetServingStatus(true);
   // Expired agents are dead or stuck: say so on the error channel, sync or not.
   ErrorChannel* errors = &server->errors_;
@@ -73,7 +80,11 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
       },
       std::clamp(config.agent_lease / 10, absl::Milliseconds(10), absl::Milliseconds(250)));
   LOG(INFO) << "coordinator serving on " << server->address_ << " ("
-            << DescribeSecurity(*credentials) << ")";
+            << DescribeSecurity(*credentials) << ")"
+            << (server->metrics_server_ == nullptr
+                    ? ""
+                    : absl::StrCat(", metrics at http://", server->metrics_server_->address(),
+                                   "/metrics"));
   return server;
 }
 

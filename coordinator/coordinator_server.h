@@ -1,7 +1,8 @@
 // File: coordinator/coordinator_server.h
 // -----------------------------------------------------------------------------
-// Builds and wires the coordinator: registries, error channel, executor, sync
-// manager, the gRPC service and the standard health service. Members are
+// Builds and wires the coordinator: registries, metrics, error channel,
+// executor, sync manager, the gRPC service with the standard health and
+// reflection services, and the metrics endpoint. Members are
 // declared in dependency order so they are destroyed safely.
 #ifndef PARAMSYNC_COORDINATOR_COORDINATOR_SERVER_H_
 #define PARAMSYNC_COORDINATOR_COORDINATOR_SERVER_H_
@@ -14,9 +15,12 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/credentials.h"
+#include "common/metrics/http_server.h"
+#include "common/metrics/metrics.h"
 #include "coordinator/errors/error_channel.h"
 #include "coordinator/executor/agent_client.h"
 #include "coordinator/executor/sync_executor.h"
+#include "coordinator/metrics/coordinator_metrics.h"
 #include "coordinator/registry/agent_registry.h"
 #include "coordinator/registry/endpoint_registry.h"
 #include "coordinator/service/coordinator_service.h"
@@ -38,6 +42,10 @@ struct CoordinatorConfig {
   // registers again when it comes back) and a sync it takes part in fails at
   // once. Zero: agents never expire. Keep it several heartbeat intervals long.
   absl::Duration agent_lease = absl::Seconds(5);
+  // Where to serve Prometheus metrics (metrics/coordinator_metrics.h); none
+  // without a listen address. Plaintext HTTP: loopback only unless
+  // security.allow_insecure_remote.
+  metrics::MetricsEndpointConfig metrics;
 };
 
 class CoordinatorServer {
@@ -57,6 +65,8 @@ class CoordinatorServer {
   std::string address_;
   AgentRegistry agents_;
   EndpointRegistry endpoints_;
+  metrics::Registry metrics_registry_;
+  CoordinatorMetrics metrics_;
   ErrorChannel errors_;
   std::unique_ptr<StateFile> state_;  // Null without a state file.
   AgentClientPool agent_clients_;
@@ -64,6 +74,7 @@ class CoordinatorServer {
   SyncManager syncs_;
   CoordinatorService service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<metrics::MetricsHttpServer> metrics_server_;  // Null without one.
 };
 
 }  // namespace paramsync::coordinator

@@ -1,9 +1,10 @@
 // paramsync-coordinator: the sync coordinator daemon. Options come from flags,
-// or from a file of flag lines through --flagfile=PATH (absl's config file).
+// over a --config=PATH file of `flag = value` lines (common/config_file.h).
 #include <glog/logging.h>
 
 #include "absl/flags/flag.h"
 #include "common/daemon_init.h"
+#include "common/metrics/metrics_flags.h"
 #include "common/security_flags.h"
 #include "common/serve_until_signal.h"
 #include "coordinator/coordinator_server.h"
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
   config.agent_lease = absl::Milliseconds(lease_ms);
   config.security = paramsync::SecurityConfigFromFlags();
   config.state_file = absl::GetFlag(FLAGS_state_file);
+  config.metrics = paramsync::metrics::MetricsConfigFromFlags();
   auto server = paramsync::coordinator::CoordinatorServer::Start(config);
   if (!server.ok()) {
     LOG(ERROR) << "coordinator failed to start: " << server.status();

@@ -1,7 +1,7 @@
 // Fuzz target: the agent's services (agent/service/): AgentControl, AgentLocal
 // and AgentData, on an in-process agent wired as agent/agent_server.cc wires a
 // CPU agent (host memory, inbox, host transport, tensor registry, group table,
-// task runner, coordinator link), fresh for every input. The input is a
+// task runner, digest runner, coordinator link), fresh for every input. The input is a
 // sequence of calls (fuzz_calls.h); each selector byte picks the RPC (low 4
 // bits) and, for Push, how many times its chunk is streamed (bits 4-6).
 //
@@ -49,6 +49,7 @@
 #include "agent/service/agent_control_service.h"
 #include "agent/service/agent_data_service.h"
 #include "agent/service/agent_local_service.h"
+#include "agent/tasks/digest_runner.h"
 #include "agent/tasks/group_table.h"
 #include "agent/tasks/task_runner.h"
 #include "agent/tensors/tensor_registry.h"
@@ -80,6 +81,7 @@ enum Rpc : uint8_t {
   kRegisterEndpoint,
   kGetVersion,
   kPush,
+  kDigest,
   kNumRpcs,
 };
 
@@ -125,7 +127,8 @@ struct Agent {
   agent::GroupTable groups{&transport};
   agent::TaskRunner runner{&tensors, &groups, &transport, &memory};
   std::unique_ptr<agent::CoordinatorLink> link;
-  agent::AgentControlService control{&tensors, &groups, &runner, &transport};
+  agent::DigestRunner digests{&tensors, &memory};
+  agent::AgentControlService control{&tensors, &groups, &runner, &transport, &digests};
   agent::AgentLocalService local{&tensors, nullptr};
   agent::AgentDataService data{&inbox};
 };
@@ -297,6 +300,13 @@ void RunCall(Agent& a, const Call& call) {
       CheckHandlerStatus("Push", writer->Finish());
       return;
     }
+    case kDigest: {
+      v1::DigestRequest request;
+      v1::DigestResponse response;
+      if (!ParseRequest(call, request)) return;
+      CheckHandlerStatus("Digest", a.control.Digest(&context, &request, &response));
+      return;
+    }
   }
 }
 
@@ -405,6 +415,33 @@ std::vector<std::pair<std::string, std::string>> Seeds() {
     w.Add(kCommit, commit).Add(kGetVersion, version);
     w.Add(kAbort, abort).Add(kDestroyGroups, destroy);
     seeds.emplace_back("seed_local_transfer", w.input());
+  }
+  {  // Digests of an inference rank's w: whole, and rows 1-2 of it, as rows 4-7 of a
+     // [8, 8] parameter.
+    v1::DigestRequest digest;
+    digest.set_sync_id(4);
+    auto set = [](google::protobuf::RepeatedField<int64_t>* field, int64_t a, int64_t b) {
+      field->Add(a);
+      field->Add(b);
+    };
+    v1::DigestItem* whole = digest.add_items();
+    whole->mutable_endpoint()->set_model("vllm");
+    whole->set_name("w");
+    set(whole->mutable_region()->mutable_start(), 0, 0);
+    set(whole->mutable_region()->mutable_extent(), 4, 8);
+    set(whole->mutable_global_shape(), 8, 8);
+    set(whole->mutable_global_start(), 4, 0);
+    v1::DigestItem* rows = digest.add_items();
+    rows->mutable_endpoint()->set_model("vllm");
+    rows->set_name("w");
+    set(rows->mutable_region()->mutable_start(), 1, 0);
+    set(rows->mutable_region()->mutable_extent(), 2, 8);
+    set(rows->mutable_global_shape(), 8, 8);
+    set(rows->mutable_global_start(), 5, 0);
+    SeedWriter w;
+    w.Add(kRegisterEndpoint, Endpoint("vllm", 0, 4, 0));
+    w.Add(kDigest, digest);
+    seeds.emplace_back("seed_digest", w.input());
   }
   {  // Two stages: the receiver keeps half of w (dim 0) and forwards the whole in stage 2.
     v1::SetupGroupsRequest setup;

@@ -32,11 +32,19 @@ sanitize="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 cxxflags="-std=c++17 -O1 -gline-tables-only -fno-omit-frame-pointer $sanitize
   -fsanitize=fuzzer-no-link -I. -I$gen $pkg_cflags -Wno-deprecated-declarations"
 
-# 1. The gRPC API, as proto/proto_library.bzl generates it.
-protos=(proto/paramsync/v1/*.proto)
+# 1. The gRPC API and the standard health protocol (common/health_listener.cc),
+# as proto/proto_library.bzl generates them.
+protos=(proto/paramsync/v1/*.proto proto/grpc/health/v1/health.proto)
 stamp=$gen/.stamp
-if [ ! -f "$stamp" ] || [ -n "$(find "${protos[@]}" -newer "$stamp")" ]; then
-  rm -rf "$gen/paramsync"  # No stale output of a removed .proto.
+generated() {  # Whether every .proto has its generated .pb.cc.
+  local proto
+  for proto in "${protos[@]}"; do
+    proto=${proto#proto/}
+    [ -f "$gen/${proto%.proto}.pb.cc" ] || return 1
+  done
+}
+if [ ! -f "$stamp" ] || ! generated || [ -n "$(find "${protos[@]}" -newer "$stamp")" ]; then
+  rm -rf "$gen/paramsync" "$gen/grpc"  # No stale output of a removed .proto.
   protoc --proto_path=proto --cpp_out="$gen" --grpc_out="$gen" \
     --plugin=protoc-gen-grpc="$(command -v grpc_cpp_plugin)" "${protos[@]}"
   touch "$stamp"
@@ -47,7 +55,7 @@ fi
 # linked instead of libFuzzer's) and the CUDA/NCCL parts.
 mapfile -t project_sources < <(find common coordinator agent -name '*.cc' ! -name main.cc \
   ! -path '*/gpu/*' ! -path '*/nccl/*' | sort)
-sources=("$gen"/paramsync/v1/*.pb.cc "${project_sources[@]}")
+sources=("$gen"/paramsync/v1/*.pb.cc "$gen"/grpc/health/v1/*.pb.cc "${project_sources[@]}")
 
 # Newest header the sources may include: a changed header rebuilds everything.
 newest_header=$(find common coordinator agent "$gen" -name '*.h' -printf '%T@\n' | sort -n | tail -1)

@@ -14,7 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install_deps.sh
 targets=(//agent:paramsync-agent //coordinator:paramsync-coordinator //bench:tensor_holder
-         //tests/agent:nccl_transport_test //tests/gpu:gpu_sync_test //bench:gpu_sync_bench
+         //tests/agent:nccl_transport_test //tests/gpu:gpu_sync_test //tests/gpu:digest_kernel_test
+         //bench:gpu_sync_bench
          //client:libparamsync.so "$@")
 bazel build --noshow_progress --ui_event_filters=-info,-debug --config=ship "${targets[@]}"
 rm -rf out/ship

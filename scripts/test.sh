@@ -2,7 +2,8 @@
 # Runs every test: the Catch2 unit and multi-process integration tests through
 # Bazel, then the Python client's tests, then the fuzz targets for a bounded
 # time. Ends with "N passed, N failed", counted from real test cases (Catch2
-# TEST_CASEs, Python unittest cases and one per fuzz target), followed by
+# TEST_CASEs, Python unittest cases, one per fuzz target and one per deployment
+# check), followed by
 # ", N skipped" when Python cases were skipped (those needing PyTorch or GPUs),
 # and exits non-zero when any failed.
 set -uo pipefail
@@ -60,22 +61,33 @@ if [ -d python/tests ]; then
   rm -f "$python_log"
 fi
 
+# Runs a command that prints one "<TAG> <case> PASS|FAIL" line per test case
+# and counts them; a command that reports no case counts as one failure.
+count_results() {  # TAG COMMAND...
+  local tag=$1 log case_passed case_failed
+  shift
+  log=$(mktemp)
+  "$@" 2>&1 | tee "$log"
+  case_passed=$(grep -cE "^$tag [^ ]+ PASS" "$log")
+  case_failed=$(grep -cE "^$tag [^ ]+ FAIL" "$log")
+  if [ $((case_passed + case_failed)) -eq 0 ]; then
+    echo "$1 reported no test case: counting one failure" >&2
+    case_failed=1
+  fi
+  passed=$((passed + case_passed))
+  failed=$((failed + case_failed))
+  rm -f "$log"
+}
+
 # The fuzz targets (fuzz/, built with clang and libFuzzer): each runs over its
 # corpus in fuzz/corpus/ and then fuzzes for FUZZ_SECONDS (default 30); each
 # target counts as one test case, passed when both exit 0.
-if [ -d fuzz ]; then
-  fuzz_log=$(mktemp)
-  fuzz/run.sh -t "${FUZZ_SECONDS:-30}" 2>&1 | tee "$fuzz_log"
-  fuzz_passed=$(grep -cE "^FUZZ_RESULT [^ ]+ PASS" "$fuzz_log")
-  fuzz_failed=$(grep -cE "^FUZZ_RESULT [^ ]+ FAIL" "$fuzz_log")
-  if [ $((fuzz_passed + fuzz_failed)) -eq 0 ]; then
-    echo "fuzz/run.sh reported no target: counting one failure" >&2
-    fuzz_failed=1
-  fi
-  passed=$((passed + fuzz_passed))
-  failed=$((failed + fuzz_failed))
-  rm -f "$fuzz_log"
-fi
+[ -d fuzz ] && count_results FUZZ_RESULT fuzz/run.sh -t "${FUZZ_SECONDS:-30}"
+
+# The deployment files: systemd units (systemd-analyze verify and security)
+# and Kubernetes manifests (schema validation), one case per check.
+count_results DEPLOY_RESULT deploy/systemd/check.sh
+count_results DEPLOY_RESULT deploy/k8s/check.sh
 
 if [ $skipped -gt 0 ]; then
   echo "$passed passed, $failed failed, $skipped skipped"

@@ -17,6 +17,13 @@ _LIBS = {
     "glog": ["libglog", "gflags"],
     "catch2": ["catch2"],
     "nlohmann_json": ["nlohmann_json"],
+    "grpc++_reflection": ["grpc++"],
+}
+
+# Libraries Debian ships without a pkg-config module: linked before the
+# modules of their entry, which they depend on.
+_EXTRA_LIBS = {
+    "grpc++_reflection": ["-lgrpc++_reflection"],
 }
 
 # Linked dynamically even in static builds: glibc's own libraries, and those the
@@ -57,8 +64,9 @@ def _system_libs_impl(ctx):
     ]
     for name, modules in _LIBS.items():
         cflags = _pkg_config(ctx, "--cflags", modules)
-        libs = _pkg_config(ctx, "--libs", modules)
-        static_libs = _static_flags(ctx, _pkg_config(ctx, "--static --libs", modules))
+        extra = _EXTRA_LIBS.get(name, [])
+        libs = extra + _pkg_config(ctx, "--libs", modules)
+        static_libs = _static_flags(ctx, extra + _pkg_config(ctx, "--static --libs", modules))
         defines = [f[2:] for f in cflags if f.startswith("-D")]
         build.append(
             "cc_library(name = %r, defines = %r, linkopts = select({%r: %r, %r: %r}))" %

@@ -3,7 +3,8 @@
 // MemoryOps for one GPU: staging buffers from cudaMalloc, copies, TP slices and
 // boxes as (2-D) cudaMemcpyAsync on the agent's stream. A dim-k slice of a row-major
 // tensor is `outer` rows of one contiguous run each, which is exactly a pitched
-// 2-D copy: no kernel is needed.
+// 2-D copy: no kernel is needed. Digests are one kernel launch per request
+// (agent/gpu/digest_kernel.h).
 #ifndef PARAMSYNC_AGENT_GPU_CUDA_MEMORY_OPS_H_
 #define PARAMSYNC_AGENT_GPU_CUDA_MEMORY_OPS_H_
 
@@ -30,6 +31,8 @@ class CudaMemoryOps final : public MemoryOps {
   void Free(void* data) override;
   absl::Status CopyBlocks(absl::Span<const BoxCopyBlock> blocks, const void* src,
                           void* dst) override;
+  absl::Status DigestBlocks(absl::Span<const PlannedDigest> planned,
+                            absl::Span<uint64_t> digests) override;
 
  private:
   CudaMemoryOps(int device, cudaStream_t stream)

@@ -37,6 +37,13 @@ absl::Status MemoryOps::CopyBox(const BoxCopySpec& spec, const void* src, void* 
   return CopyBlocks(*blocks, src, dst);
 }
 
+absl::StatusOr<std::vector<uint64_t>> MemoryOps::Digest(absl::Span<const PlannedDigest> planned) {
+  std::vector<uint64_t> digests(planned.size(), 0);
+  absl::Status status = DigestBlocks(planned, absl::MakeSpan(digests));
+  if (!status.ok()) return status;
+  return digests;
+}
+
 absl::StatusOr<void*> HostMemoryOps::AllocateRaw(size_t bytes) {
   void* data = std::malloc(bytes == 0 ? 1 : bytes);
   if (data == nullptr) {
@@ -56,6 +63,14 @@ absl::Status HostMemoryOps::Copy(void* dst, const void* src, size_t bytes) {
 absl::Status HostMemoryOps::CopyBlocks(absl::Span<const BoxCopyBlock> blocks, const void* src,
                                        void* dst) {
   CopyBlocksOnHost(blocks, src, dst);
+  return absl::OkStatus();
+}
+
+absl::Status HostMemoryOps::DigestBlocks(absl::Span<const PlannedDigest> planned,
+                                         absl::Span<uint64_t> digests) {
+  for (size_t i = 0; i < planned.size(); ++i) {
+    digests[i] = DigestBlocksOnHost(planned[i].blocks, planned[i].data, planned[i].element_size);
+  }
   return absl::OkStatus();
 }
 

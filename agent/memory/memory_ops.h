@@ -2,8 +2,9 @@
 // -----------------------------------------------------------------------------
 // The memory a sync's bytes live in on this agent (host memory for CPU agents,
 // one GPU's memory for GPU agents) and the few operations the data path needs
-// there: staging buffers, whole copies, and TP slices and boxes (as pitched
-// 2-D block copies). Everything above the
+// there: staging buffers, whole copies, TP slices and boxes (as pitched 2-D
+// block copies), and digests of tensor regions (sync validation, computed
+// where the tensors live). Everything above the
 // transports is written against this interface, so it is the same code on CPU
 // and GPU.
 #ifndef PARAMSYNC_AGENT_MEMORY_MEMORY_OPS_H_
@@ -17,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/tensor_box.h"
+#include "common/tensor_digest.h"
 #include "common/tensor_slice.h"
 
 namespace paramsync::agent {
@@ -39,6 +41,16 @@ class StagingBuffer {
   void* const data_;
   const size_t size_;
   const std::function<void(void*)> release_;
+};
+
+// A region of a tensor in this memory to digest, as blocks of the tensor at
+// `data` (common/tensor_digest.h's PlanDigest, which checked the boxes; the
+// caller checked that the tensor holds its shape's bytes): planned once, then
+// digested as often as needed while the tensor stays where it is.
+struct PlannedDigest {
+  const void* data = nullptr;
+  int element_size = 1;
+  std::vector<DigestBlock> blocks;
 };
 
 class MemoryOps {
@@ -69,6 +81,10 @@ class MemoryOps {
   // INVALID_ARGUMENT as common/tensor_box.h describes.
   absl::Status CopyBox(const BoxCopySpec& spec, const void* src, void* dst);
 
+  // The digest of each of `planned` (common/tensor_digest.h), in order, all
+  // computed at once in this memory; complete when it returns.
+  absl::StatusOr<std::vector<uint64_t>> Digest(absl::Span<const PlannedDigest> planned);
+
  protected:
   // The memory itself, for Allocate(): at least `bytes` (and at least one).
   virtual absl::StatusOr<void*> AllocateRaw(size_t bytes) = 0;
@@ -77,6 +93,10 @@ class MemoryOps {
   // memory; complete when it returns.
   virtual absl::Status CopyBlocks(absl::Span<const BoxCopyBlock> blocks, const void* src,
                                   void* dst) = 0;
+  // Sets digests[i] to the digest of planned[i]'s blocks; complete when it
+  // returns. Every region at once: one pass on a GPU.
+  virtual absl::Status DigestBlocks(absl::Span<const PlannedDigest> planned,
+                                    absl::Span<uint64_t> digests) = 0;
 
  private:
   std::atomic<size_t> live_{0};
@@ -94,6 +114,8 @@ class HostMemoryOps final : public MemoryOps {
   void Free(void* data) override;
   absl::Status CopyBlocks(absl::Span<const BoxCopyBlock> blocks, const void* src,
                           void* dst) override;
+  absl::Status DigestBlocks(absl::Span<const PlannedDigest> planned,
+                            absl::Span<uint64_t> digests) override;
 };
 
 }  // namespace paramsync::agent

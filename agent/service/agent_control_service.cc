@@ -85,11 +85,13 @@ class AgentControlService::CancelWatch {
 };
 
 AgentControlService::AgentControlService(TensorRegistry* tensors, GroupTable* groups,
-                                         TaskRunner* runner, Transport* transport)
+                                         TaskRunner* runner, Transport* transport,
+                                         DigestRunner* digests)
     : tensors_(tensors),
       groups_(groups),
       runner_(runner),
       transport_(transport),
+      digests_(digests),
       cancel_watch_(std::make_unique<CancelWatch>()) {}
 
 AgentControlService::~AgentControlService() = default;
@@ -114,7 +116,10 @@ grpc::Status AgentControlService::SetupGroups(grpc::ServerContext*,
                                               const v1::SetupGroupsRequest* request,
                                               v1::SetupGroupsResponse*) {
   absl::Status status = groups_->SetupAll(request->groups());
-  if (!status.ok()) return ToGrpcStatus(status);
+  if (!status.ok()) {
+    if (metrics_ != nullptr) metrics_->RecordError("SetupGroups", status);
+    return ToGrpcStatus(status);
+  }
   if (request->plan_id() != 0) tasks_.Store(request->plan_id(), request->tasks());
   return grpc::Status::OK;
 }
@@ -147,26 +152,48 @@ grpc::Status AgentControlService::RunTasks(grpc::ServerContext* context,
     transport_->Abort(sync_id, aborted);
     if (CoordinatorLink* link = link_.load(); link != nullptr) link->QueueError(aborted);
   });
+  LOG(INFO) << "sync start sync_id=" << sync_id << " version=" << version
+            << " plan_id=" << request->plan_id();
+  const absl::Time start = absl::Now();
   if (stored != nullptr) {
     result = runner_->Run(*request, *stored, RequestDeadline(*context));
   } else {
     result = runner_->Run(*request, RequestDeadline(*context));
   }
   cancel_watch_->Unwatch(watch);
+  const absl::Duration elapsed = absl::Now() - start;
+  if (metrics_ != nullptr) metrics_->RecordRun(elapsed, result);
   if (!result.ok()) {
-    LOG(ERROR) << "sync " << request->sync_id() << " version " << request->version()
-               << " failed here: " << result.status();
+    LOG(ERROR) << "sync failed sync_id=" << sync_id << " version=" << version << ": "
+               << result.status();
     return ToGrpcStatus(result.status());
   }
+  LOG(INFO) << "sync done sync_id=" << sync_id << " version=" << version
+            << " bytes_received=" << result->bytes_received()
+            << " ms=" << absl::ToDoubleMilliseconds(elapsed);
+  if (corrupter_for_test_ != nullptr) {
+    if (absl::Status corrupted = corrupter_for_test_->Corrupt(); !corrupted.ok()) {
+      return ToGrpcStatus(corrupted);
+    }
+  }
   *response = *std::move(result);
+  if (!request->commit_endpoints().empty()) {
+    CommitVersion(request->commit_endpoints(), request->version());
+    response->set_committed(true);
+  }
   return grpc::Status::OK;
+}
+
+void AgentControlService::CommitVersion(
+    const google::protobuf::RepeatedPtrField<v1::EndpointRef>& endpoints, int64_t version) {
+  for (const v1::EndpointRef& endpoint : endpoints) {
+    tensors_->SetVersion(EndpointKey(endpoint.model(), endpoint.rank()), version);
+  }
 }
 
 grpc::Status AgentControlService::Commit(grpc::ServerContext*, const v1::CommitRequest* request,
                                          v1::CommitResponse*) {
-  for (const v1::EndpointRef& endpoint : request->endpoints()) {
-    tensors_->SetVersion(EndpointKey(endpoint.model(), endpoint.rank()), request->version());
-  }
+  CommitVersion(request->endpoints(), request->version());
   return grpc::Status::OK;
 }
 
@@ -179,10 +206,26 @@ grpc::Status AgentControlService::DestroyGroups(grpc::ServerContext*,
 
 grpc::Status AgentControlService::Abort(grpc::ServerContext*, const v1::AbortRequest* request,
                                         v1::AbortResponse*) {
-  LOG(WARNING) << "aborting sync " << request->sync_id() << ": " << request->reason();
+  LOG(WARNING) << "sync abort sync_id=" << request->sync_id() << ": " << request->reason();
   transport_->Abort(
       request->sync_id(),
       absl::AbortedError(absl::StrCat("sync aborted by the coordinator: ", request->reason())));
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentControlService::Digest(grpc::ServerContext*, const v1::DigestRequest* request,
+                                         v1::DigestResponse* response) {
+  absl::StatusOr<v1::DigestResponse> digests = digests_->Run(*request);
+  if (!digests.ok()) {
+    // A plan named before its items were sent here is the usual first call.
+    const bool items_wanted =
+        request->items().empty() && digests.status().code() == absl::StatusCode::kNotFound;
+    if (!items_wanted) {
+      LOG(ERROR) << "digests for sync " << request->sync_id() << " failed: " << digests.status();
+    }
+    return ToGrpcStatus(digests.status());
+  }
+  *response = *std::move(digests);
   return grpc::Status::OK;
 }
 

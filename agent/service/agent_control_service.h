@@ -16,7 +16,10 @@
 #include <memory>
 
 #include "agent/coordinator_link.h"
+#include "agent/metrics/agent_metrics.h"
+#include "agent/tasks/digest_runner.h"
 #include "agent/tasks/group_table.h"
+#include "agent/tasks/received_bytes_corrupter.h"
 #include "agent/tasks/task_cache.h"
 #include "agent/tasks/task_runner.h"
 #include "agent/tensors/tensor_registry.h"
@@ -29,12 +32,21 @@ class AgentControlService final : public v1::AgentControl::Service {
  public:
   // All pointers must outlive the service.
   AgentControlService(TensorRegistry* tensors, GroupTable* groups, TaskRunner* runner,
-                      Transport* transport);
+                      Transport* transport, DigestRunner* digests);
   ~AgentControlService() override;
 
   // Where aborts of cancelled RunTasks calls are reported; null (the default):
   // only logged.
   void set_link(CoordinatorLink* link) { link_.store(link); }
+
+  // Where runs and failed calls are recorded; optional, set before serving.
+  void set_metrics(AgentMetrics* metrics) { metrics_ = metrics; }
+
+  // Testing only: damages received bytes after every successful RunTasks
+  // (received_bytes_corrupter.h). Call before serving.
+  void set_corrupter_for_test(const ReceivedBytesCorrupter* corrupter) {
+    corrupter_for_test_ = corrupter;
+  }
 
   grpc::Status NewGroupIds(grpc::ServerContext* context, const v1::NewGroupIdsRequest* request,
                            v1::NewGroupIdsResponse* response) override;
@@ -48,12 +60,21 @@ class AgentControlService final : public v1::AgentControl::Service {
                              v1::DestroyGroupsResponse* response) override;
   grpc::Status Abort(grpc::ServerContext* context, const v1::AbortRequest* request,
                      v1::AbortResponse* response) override;
+  grpc::Status Digest(grpc::ServerContext* context, const v1::DigestRequest* request,
+                      v1::DigestResponse* response) override;
 
  private:
+  // The endpoints now hold `version`: all their bytes of it arrived.
+  void CommitVersion(const google::protobuf::RepeatedPtrField<v1::EndpointRef>& endpoints,
+                     int64_t version);
+
   TensorRegistry* const tensors_;
   GroupTable* const groups_;
   TaskRunner* const runner_;
   Transport* const transport_;
+  DigestRunner* const digests_;
+  const ReceivedBytesCorrupter* corrupter_for_test_ = nullptr;
+  AgentMetrics* metrics_ = nullptr;
   TaskCache tasks_;
   std::atomic<CoordinatorLink*> link_{nullptr};
   class CancelWatch;  // Polls running RunTasks calls for cancellation.

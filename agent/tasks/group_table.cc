@@ -37,8 +37,8 @@ absl::Status GroupTable::Setup(const v1::CollectiveGroupSpec& spec) {
       return absl::InvalidArgumentError(absl::StrCat("group ", spec.name(), ": member ",
                                                      member.sync_rank(), " has no agent_address"));
     }
-    group->view.members.push_back(
-        GroupMemberAddress{member.sync_rank(), member.agent_id(), member.agent_address()});
+    group->view.members.push_back(GroupMemberAddress{
+        member.sync_rank(), member.agent_id(), member.agent_address(), member.data_address()});
   }
   {
     absl::MutexLock lock(&mu_);
@@ -48,10 +48,13 @@ absl::Status GroupTable::Setup(const v1::CollectiveGroupSpec& spec) {
       return absl::OkStatus();
     }
   }
+  const absl::Time start = absl::Now();
   absl::Status status = transport_->SetupGroup(group->view);
+  if (metrics_ != nullptr) metrics_->RecordGroupSetup(absl::Now() - start, status);
   if (!status.ok()) return status;
   absl::MutexLock lock(&mu_);
   groups_[spec.name()] = std::move(group);
+  if (metrics_ != nullptr) metrics_->SetCollectiveGroups(groups_.size());
   return absl::OkStatus();
 }
 
@@ -96,6 +99,7 @@ void GroupTable::Destroy(const std::vector<std::string>& names) {
         if (groups_.erase(name) > 0) destroyed.push_back(name);
       }
     }
+    if (metrics_ != nullptr) metrics_->SetCollectiveGroups(groups_.size());
   }
   for (const std::string& name : destroyed) transport_->DestroyGroup(name);
 }

@@ -13,6 +13,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "agent/metrics/agent_metrics.h"
 #include "agent/transport/transport.h"
 #include "paramsync/v1/agent.pb.h"
 
@@ -30,6 +31,10 @@ struct CollectiveGroup {
 class GroupTable {
  public:
   explicit GroupTable(Transport* transport) : transport_(transport) {}
+
+  // Where setups and the number of groups are recorded; optional, set once
+  // before the first Setup().
+  void set_metrics(AgentMetrics* metrics) { metrics_ = metrics; }
 
   // Validates `spec` (non-empty name, members with distinct sync ranks and an
   // address each) and sets it up in the transport, unless a group of that name
@@ -52,6 +57,7 @@ class GroupTable {
 
  private:
   Transport* const transport_;
+  AgentMetrics* metrics_ = nullptr;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<const CollectiveGroup>> groups_
       ABSL_GUARDED_BY(mu_);

@@ -1,6 +1,6 @@
 // File: agent/tasks/staging_store.h
 // -----------------------------------------------------------------------------
-// Whole tensors one sync keeps on this agent for a later step of the same sync:
+// Tensors one sync keeps on this agent for a later step of the same sync:
 // shards a two-stage receiver forwards in stage 2, and routed-expert tensors a
 // trainer rank assembled in a regroup. Keyed by (endpoint, tensor name); lives
 // for one TaskRunner::Run. Thread-safe.
@@ -21,12 +21,19 @@
 
 namespace paramsync::agent {
 
+// A staged tensor: all of it, or (TensorMove.sliced_on_wire) its slices in
+// order but the one the receiver took straight into its own tensor.
+struct StagedTensor {
+  std::shared_ptr<StagingBuffer> bytes;
+  int missing_slice = -1;  // -1: the whole tensor.
+};
+
 class StagingStore {
  public:
   void Put(const EndpointKey& endpoint, const std::string& name,
-           std::shared_ptr<StagingBuffer> bytes) {
+           std::shared_ptr<StagingBuffer> bytes, int missing_slice = -1) {
     absl::MutexLock lock(&mu_);
-    buffers_[{endpoint, name}] = std::move(bytes);
+    buffers_[{endpoint, name}] = StagedTensor{std::move(bytes), missing_slice};
   }
 
   // Drops everything (buffers still used by a caller live until it lets go).
@@ -36,8 +43,7 @@ class StagingStore {
   }
 
   // FAILED_PRECONDITION when nothing is staged under the key.
-  absl::StatusOr<std::shared_ptr<StagingBuffer>> Get(const EndpointKey& endpoint,
-                                                     const std::string& name) const {
+  absl::StatusOr<StagedTensor> Get(const EndpointKey& endpoint, const std::string& name) const {
     absl::MutexLock lock(&mu_);
     auto it = buffers_.find({endpoint, name});
     if (it == buffers_.end()) {
@@ -50,8 +56,7 @@ class StagingStore {
 
  private:
   mutable absl::Mutex mu_;
-  std::map<std::pair<EndpointKey, std::string>, std::shared_ptr<StagingBuffer>> buffers_
-      ABSL_GUARDED_BY(mu_);
+  std::map<std::pair<EndpointKey, std::string>, StagedTensor> buffers_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace paramsync::agent

@@ -8,12 +8,10 @@
 #define PARAMSYNC_AGENT_TASKS_TASK_CACHE_H_
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "agent/tasks/plan_cache.h"
 #include "paramsync/v1/agent.pb.h"
 
 namespace paramsync::agent {
@@ -29,8 +27,7 @@ class TaskCache {
   absl::StatusOr<std::shared_ptr<const Tasks>> Find(uint64_t plan_id) const;
 
  private:
-  mutable absl::Mutex mu_;
-  std::deque<std::pair<uint64_t, std::shared_ptr<const Tasks>>> plans_ ABSL_GUARDED_BY(mu_);
+  PlanCache<Tasks> plans_{kMaxPlans};
 };
 
 }  // namespace paramsync::agent

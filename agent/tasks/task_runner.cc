@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "agent/metrics/metered_transport.h"
 #include "agent/tasks/regroup_runner.h"
 #include "agent/tasks/staging_store.h"
 #include "common/dtype.h"
@@ -33,18 +34,24 @@ std::string TaskName(uint64_t sync_id, const v1::TransferTask& task) {
                       ", group ", task.group(), ")");
 }
 
+// `status` prefixed with `where`, keeping its payloads (e.g. the peer a push
+// could not reach, which the coordinator blames).
 absl::Status Annotate(const absl::Status& status, const std::string& where) {
   if (status.ok()) return status;
-  return absl::Status(status.code(), absl::StrCat(where, ": ", status.message()));
+  absl::Status annotated(status.code(), absl::StrCat(where, ": ", status.message()));
+  status.ForEachPayload(
+      [&](absl::string_view url, const absl::Cord& value) { annotated.SetPayload(url, value); });
+  return annotated;
 }
 
-// Merges each run of tensors the plan marked joins_next into one buffer. Root
-// and receivers merge the same runs, so they issue the same operations; memory
-// that is not adjacent after all (re-registered since the plan) fails instead
-// of desynchronizing the two sides.
+// Merges each run of tensors the plan marked joins_next into one buffer
+// (`moves[i]` is the move buffers[i] belongs to). Root and receivers merge the
+// same runs, so they issue the same operations; memory that is not adjacent
+// after all (re-registered since the plan) fails instead of desynchronizing
+// the two sides.
 template <typename Buffer>
 absl::StatusOr<std::vector<Buffer>> JoinRuns(const std::vector<Buffer>& buffers,
-                                             const v1::TransferTask& task) {
+                                             const std::vector<const v1::TensorMove*>& moves) {
   std::vector<Buffer> runs;
   bool joining = false;
   for (size_t i = 0; i < buffers.size(); ++i) {
@@ -52,14 +59,14 @@ absl::StatusOr<std::vector<Buffer>> JoinRuns(const std::vector<Buffer>& buffers,
       Buffer& run = runs.back();
       if (static_cast<const char*>(run.data) + run.size != buffers[i].data) {
         return absl::FailedPreconditionError(absl::StrCat(
-            "tensor '", task.tensors(i).dst_name(),
+            "tensor '", moves[i]->dst_name(),
             "' no longer follows the tensor before it in memory; register the endpoint again"));
       }
       run.size += buffers[i].size;
     } else {
       runs.push_back(buffers[i]);
     }
-    joining = task.tensors(i).joins_next();
+    joining = moves[i]->joins_next();
   }
   return runs;
 }
@@ -139,10 +146,15 @@ TaskRunner::~TaskRunner() = default;
 
 namespace {
 
-// `move`'s slice for `receiver` of a shard of `move.wire_shape()`.
-SliceSpec SliceFor(const v1::TensorMove& move, const v1::Receiver& receiver) {
+// Slice `index` of `move`'s shard of `move.wire_shape()`.
+SliceSpec SliceOf(const v1::TensorMove& move, int index) {
   return SliceSpec{move.wire_shape(), DTypeSize(move.dtype()), move.slice_dim(), move.num_slices(),
-                   receiver.slice_index()};
+                   index};
+}
+
+// `move`'s slice for `receiver`.
+SliceSpec SliceFor(const v1::TensorMove& move, const v1::Receiver& receiver) {
+  return SliceOf(move, receiver.slice_index());
 }
 
 // INVALID_ARGUMENT unless `move` splits into at most kMaxSlices slices, which
@@ -152,6 +164,40 @@ absl::Status CheckSliceCount(const v1::TensorMove& move) {
   return absl::InvalidArgumentError(absl::StrCat("tensor '", move.dst_name(), "': num_slices is ",
                                                  move.num_slices(), "; accepted: 1 to ", kMaxSlices,
                                                  " (dst TP / src TP)"));
+}
+
+// The slices a sliced_on_wire move travels as, as byte ranges of its shard in
+// slice order: equal, each contiguous (INVALID_ARGUMENT otherwise).
+struct ByteRange {
+  size_t offset = 0;
+  size_t size = 0;
+};
+absl::StatusOr<std::vector<ByteRange>> WireSlices(const v1::TensorMove& move) {
+  RETURN_IF_ERROR(CheckSliceCount(move));
+  const std::string where = absl::StrCat("tensor '", move.dst_name(), "'");
+  if (move.num_slices() < 2) {
+    return absl::InvalidArgumentError(absl::StrCat(where,
+                                                   ": sliced_on_wire needs num_slices >= 2, "
+                                                   "not ",
+                                                   move.num_slices()));
+  }
+  std::vector<ByteRange> slices;
+  for (int index = 0; index < move.num_slices(); ++index) {
+    const SliceSpec slice = SliceOf(move, index);
+    size_t bytes = 0;
+    RETURN_IF_ERROR(Annotate(ValidateSlice(slice, &bytes), where));
+    const absl::StatusOr<SliceGeometry> g = GeometryOf(slice, bytes);
+    if (!g.ok()) return Annotate(g.status(), where);
+    if (g->rows != 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where,
+                       ": sliced_on_wire needs slices contiguous in the shard (slice_dim 0 "
+                       "or after dimensions of size 1); slice_dim is ",
+                       move.slice_dim()));
+    }
+    slices.push_back({g->first_byte, bytes});
+  }
+  return slices;
 }
 
 // What travels for `move` to `receiver`: the sender's shard, or only the
@@ -167,9 +213,30 @@ absl::StatusOr<uint64_t> WireBytes(const v1::TensorMove& move, const v1::Receive
 // The bytes to send of a staged shard: the shard, or the one receiver's slice
 // of it, in place where contiguous (dim-0 slices) and else cut into `scratch`.
 absl::StatusOr<ConstBuffer> StagedWire(const v1::TensorMove& move, const v1::TransferTask& task,
-                                       const StagingBuffer& shard, MemoryOps& memory,
+                                       const StagedTensor& staged, MemoryOps& memory,
                                        std::vector<std::shared_ptr<StagingBuffer>>& scratch) {
-  if (!move.sender_slices()) return ConstBuffer{shard.data(), shard.size()};
+  const StagingBuffer& shard = *staged.bytes;
+  ASSIGN_OR_RETURN(const uint64_t wire_bytes, TensorBytes(move.dtype(), move.wire_shape()));
+  const bool partial = staged.missing_slice >= 0;
+  if (partial && move.num_slices() < 2) {
+    return absl::InvalidArgumentError(absl::StrCat("tensor '", move.src_name(),
+                                                   "' was staged in slices; num_slices is ",
+                                                   move.num_slices(), ", accepted: 2 or more"));
+  }
+  // Staged without the receiver's own slice: equal slices, in order, one fewer.
+  const uint64_t staged_bytes =
+      partial ? wire_bytes / move.num_slices() * (move.num_slices() - 1) : wire_bytes;
+  if (shard.size() != staged_bytes) {
+    return absl::FailedPreconditionError(absl::StrCat("staged tensor '", move.src_name(), "' has ",
+                                                      shard.size(), " bytes, the task sends from ",
+                                                      staged_bytes));
+  }
+  if (!move.sender_slices()) {
+    if (!partial) return ConstBuffer{shard.data(), shard.size()};
+    return absl::FailedPreconditionError(absl::StrCat(
+        "staged tensor '", move.src_name(), "' lacks slice ", staged.missing_slice,
+        " (it landed in this rank's own tensor); only sender-sliced forwards can send from it"));
+  }
   if (task.receivers_size() != 1) {
     return absl::InvalidArgumentError(absl::StrCat("tensor '", move.src_name(),
                                                    "': sender_slices needs a task of one "
@@ -178,6 +245,16 @@ absl::StatusOr<ConstBuffer> StagedWire(const v1::TensorMove& move, const v1::Tra
   }
   const SliceSpec slice = SliceFor(move, task.receivers(0));
   ASSIGN_OR_RETURN(const uint64_t bytes, WireBytes(move, task.receivers(0)));
+  if (partial) {
+    const int index = slice.index;
+    if (index == staged.missing_slice) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("staged tensor '", move.src_name(), "' lacks slice ", index,
+                       ", which the task sends (it landed in this rank's own tensor)"));
+    }
+    const uint64_t position = index - (index > staged.missing_slice ? 1 : 0);
+    return ConstBuffer{static_cast<const char*>(shard.data()) + position * bytes, bytes};
+  }
   ASSIGN_OR_RETURN(const SliceGeometry g, GeometryOf(slice, bytes));
   if (g.rows == 1 || g.run_bytes == g.row_bytes) {
     return ConstBuffer{static_cast<const char*>(shard.data()) + g.first_byte, bytes};
@@ -207,35 +284,49 @@ absl::Status SendTask(const v1::TransferTask& task, const CollectiveGroup& group
   const v1::GroupMember* root = group.Member(task.root_sync_rank());
   const EndpointKey endpoint = KeyOf(*root);
   std::vector<ConstBuffer> buffers;
+  std::vector<const v1::TensorMove*> buffer_moves;     // The move of each buffer.
   std::vector<std::shared_ptr<StagingBuffer>> staged;  // Held while sending.
   for (const v1::TensorMove& move : task.tensors()) {
-    ASSIGN_OR_RETURN(const uint64_t wire_bytes, TensorBytes(move.dtype(), move.wire_shape()));
+    ConstBuffer wire;
     if (move.from_staging()) {
-      ASSIGN_OR_RETURN(std::shared_ptr<StagingBuffer> bytes,
-                       run.staging.Get(endpoint, move.src_name()));
-      if (bytes->size() != wire_bytes) {
-        return absl::FailedPreconditionError(absl::StrCat("staged tensor '", move.src_name(),
-                                                          "' has ", bytes->size(),
-                                                          " bytes, task sends ", wire_bytes));
+      ASSIGN_OR_RETURN(StagedTensor shard, run.staging.Get(endpoint, move.src_name()));
+      ASSIGN_OR_RETURN(wire, StagedWire(move, task, shard, run.memory, staged));
+      staged.push_back(std::move(shard.bytes));
+    } else {
+      if (move.sender_slices()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "tensor '", move.src_name(), "': only staged shards are sent sliced by the sender"));
       }
-      ASSIGN_OR_RETURN(const ConstBuffer wire, StagedWire(move, task, *bytes, run.memory, staged));
+      ASSIGN_OR_RETURN(const uint64_t wire_bytes, TensorBytes(move.dtype(), move.wire_shape()));
+      ASSIGN_OR_RETURN(const TensorView view, tensors.Find(endpoint, move.src_name()));
+      if (view.nbytes != wire_bytes) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "tensor '", move.src_name(), "' of ", endpoint.first, " rank ", endpoint.second,
+            " has ", view.nbytes, " bytes, the plan sends ", wire_bytes));
+      }
+      wire = ConstBuffer{view.data, view.nbytes};
+    }
+    if (!move.sliced_on_wire()) {
       buffers.push_back(wire);
-      staged.push_back(std::move(bytes));
+      buffer_moves.push_back(&move);
       continue;
     }
     if (move.sender_slices()) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "tensor '", move.src_name(), "': only staged shards are sent sliced by the sender"));
+          "tensor '", move.src_name(), "': sliced_on_wire and sender_slices exclude each other"));
     }
-    ASSIGN_OR_RETURN(const TensorView view, tensors.Find(endpoint, move.src_name()));
-    if (view.nbytes != wire_bytes) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "tensor '", move.src_name(), "' of ", endpoint.first, " rank ", endpoint.second, " has ",
-          view.nbytes, " bytes, the plan sends ", wire_bytes));
+    ASSIGN_OR_RETURN(const std::vector<ByteRange> slices, WireSlices(move));
+    if (wire.size != slices.back().offset + slices.back().size) {
+      return absl::FailedPreconditionError(absl::StrCat("tensor '", move.src_name(), "' has ",
+                                                        wire.size, " bytes to send, not a shard"));
     }
-    buffers.push_back(ConstBuffer{view.data, view.nbytes});
+    for (const ByteRange& slice : slices) {
+      buffers.push_back(
+          ConstBuffer{static_cast<const char*>(wire.data) + slice.offset, slice.size});
+      buffer_moves.push_back(&move);
+    }
   }
-  ASSIGN_OR_RETURN(std::vector<ConstBuffer> runs, JoinRuns(buffers, task));
+  ASSIGN_OR_RETURN(std::vector<ConstBuffer> runs, JoinRuns(buffers, buffer_moves));
   if (reusable) cache.Put(key, run.generation, ResolvedTask{runs, {}, 0, 0});
   return transport.BroadcastSend(group.view, run.sync_id, task.task_id(), receivers, runs,
                                  run.deadline);
@@ -247,7 +338,44 @@ struct Landing {
   TensorView destination;
   bool staged = false;  // Received into `staging`, not straight into `destination`.
   std::shared_ptr<StagingBuffer> staging;
+  // sliced_on_wire: this slice went straight into `destination`, the others
+  // into `staging`.
+  int own_slice = -1;
 };
+
+// A sliced_on_wire move: `receiver`'s slice goes straight into `destination`,
+// the others, in order, into one staging buffer (kept when the receiver
+// forwards them in the next stage, else dropped). Appends the receive buffers.
+absl::StatusOr<Landing> LandSlices(const v1::TensorMove& move, const v1::Receiver& receiver,
+                                   const TensorView& destination, MemoryOps& memory,
+                                   std::vector<MutableBuffer>& buffers,
+                                   std::vector<const v1::TensorMove*>& buffer_moves) {
+  ASSIGN_OR_RETURN(const std::vector<ByteRange> slices, WireSlices(move));
+  const int count = static_cast<int>(slices.size());
+  const int own = receiver.slice_index();
+  if (own < 0 || own >= count) {
+    return absl::InvalidArgumentError(absl::StrCat("receiver ", receiver.sync_rank(),
+                                                   ": slice_index is ", own, "; accepted: 0 to ",
+                                                   count - 1));
+  }
+  const size_t slice_bytes = slices[0].size;
+  if (destination.nbytes != slice_bytes) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("tensor '", move.dst_name(), "' has ", destination.nbytes,
+                     " bytes, its slice of the sender's has ", slice_bytes));
+  }
+  Landing landing{&move, destination, false, {}, own};
+  ASSIGN_OR_RETURN(landing.staging, memory.Allocate(slice_bytes * (count - 1)));
+  char* rest = static_cast<char*>(landing.staging->data());
+  for (int index = 0; index < count; ++index) {
+    buffers.push_back(
+        index == own
+            ? MutableBuffer{destination.data, slice_bytes}
+            : MutableBuffer{rest + (index - (index > own ? 1 : 0)) * slice_bytes, slice_bytes});
+    buffer_moves.push_back(&move);
+  }
+  return landing;
+}
 
 // A staged receive keeps its slice of the sender's shard (num_slices > 1) or
 // all of it; either must be exactly the destination tensor. Checked before the
@@ -292,9 +420,17 @@ absl::Status ReceiveTask(const v1::TransferTask& task, const v1::Receiver& recei
   const EndpointKey endpoint = KeyOf(*group.Member(receiver.sync_rank()));
   std::vector<Landing> landings;
   landings.reserve(task.tensors_size());
+  std::vector<MutableBuffer> buffers;
+  std::vector<const v1::TensorMove*> buffer_moves;  // The move of each buffer.
   for (const v1::TensorMove& move : task.tensors()) {
-    ASSIGN_OR_RETURN(const uint64_t wire_bytes, WireBytes(move, receiver));
     ASSIGN_OR_RETURN(const TensorView destination, tensors.Find(endpoint, move.dst_name()));
+    if (move.sliced_on_wire()) {
+      ASSIGN_OR_RETURN(Landing landing,
+                       LandSlices(move, receiver, destination, run.memory, buffers, buffer_moves));
+      landings.push_back(std::move(landing));
+      continue;
+    }
+    ASSIGN_OR_RETURN(const uint64_t wire_bytes, WireBytes(move, receiver));
     // The receiver cuts its slice itself unless the sender did.
     const bool cuts = move.num_slices() > 1 && !move.sender_slices();
     Landing landing{&move, destination, cuts || receiver.stage_whole(), {}};
@@ -306,15 +442,13 @@ absl::Status ReceiveTask(const v1::TransferTask& task, const v1::Receiver& recei
           "tensor '", move.dst_name(), "' of ", endpoint.first, " rank ", endpoint.second, " has ",
           destination.nbytes, " bytes, the sender's has ", wire_bytes));
     }
-    landings.push_back(std::move(landing));
-  }
-  std::vector<MutableBuffer> buffers;
-  for (Landing& landing : landings) {
     buffers.push_back(landing.staged
                           ? MutableBuffer{landing.staging->data(), landing.staging->size()}
                           : MutableBuffer{landing.destination.data, landing.destination.nbytes});
+    buffer_moves.push_back(&move);
+    landings.push_back(std::move(landing));
   }
-  ASSIGN_OR_RETURN(std::vector<MutableBuffer> runs, JoinRuns(buffers, task));
+  ASSIGN_OR_RETURN(std::vector<MutableBuffer> runs, JoinRuns(buffers, buffer_moves));
   if (reusable) {
     ResolvedTask resolved{{}, runs, 0, 0};
     for (const Landing& landing : landings) {
@@ -327,6 +461,9 @@ absl::Status ReceiveTask(const v1::TransferTask& task, const v1::Receiver& recei
                                           runs, run.deadline));
   for (Landing& landing : landings) {
     const v1::TensorMove& move = *landing.move;
+    if (landing.own_slice >= 0 && receiver.stage_whole()) {
+      run.staging.Put(endpoint, move.dst_name(), std::move(landing.staging), landing.own_slice);
+    }
     if (landing.staged) {
       if (move.num_slices() > 1 && !move.sender_slices()) {
         const SliceSpec slice = SliceFor(move, receiver);
@@ -374,11 +511,17 @@ absl::StatusOr<v1::RunTasksResponse> TaskRunner::Run(const v1::RunTasksRequest& 
   // endpoint, or (stage 0) this agent's part of one regroup.
   std::map<std::pair<int, int>, std::vector<std::function<absl::Status()>>> stages;
   std::set<EndpointKey> local;  // This agent's endpoints that send or receive.
-  const RegroupContext regroup{request.sync_id(), deadline, self_address_, tensors_,
-                               transport_,        memory_,  &run.staging};
+  const RegroupContext regroup{request.sync_id(),    deadline, self_address_, tensors_,
+                               transport_,           memory_,  &run.staging,  &run.counters.bytes,
+                               &run.counters.tensors};
   for (const v1::RegroupTask& task : work.regroups()) {
     const std::string where = absl::StrCat("sync ", request.sync_id(), " regroup ", task.task_id(),
                                            " (group ", task.group(), ")");
+    // Stage 0: a HEP regroup, before the stages; 1: a direct sync's moves.
+    if (task.stage() < 0 || task.stage() > kMaxStage) {
+      return absl::InvalidArgumentError(absl::StrCat(where, ": tasks.regroups[].stage is ",
+                                                     task.stage(), "; accepted: 0 to ", kMaxStage));
+    }
     ASSIGN_OR_RETURN(std::shared_ptr<const CollectiveGroup> group, groups_->Find(task.group()));
     bool involved = false;
     for (const v1::GroupMember& member : group->spec.members()) {
@@ -387,8 +530,13 @@ absl::StatusOr<v1::RunTasksResponse> TaskRunner::Run(const v1::RunTasksRequest& 
       local.insert(KeyOf(member));
     }
     if (!involved) continue;
-    stages[{task.wave(), 0}].push_back([&task, group, &regroup, where] {
-      return Annotate(RunRegroup(task, *group, regroup), where);
+    stages[{task.wave(), task.stage()}].push_back([this, &task, group, &regroup, where] {
+      // A direct sync's moves count as their stage's bytes; a regroup's
+      // (stage 0) only as its time.
+      MeteredTransport metered(transport_, metrics_, task.stage());
+      RegroupContext context = regroup;
+      if (task.stage() > 0) context.transport = &metered;
+      return Annotate(RunRegroup(task, *group, context), where);
     });
   }
   for (const v1::TransferTask& task : work.transfers()) {
@@ -408,7 +556,8 @@ absl::StatusOr<v1::RunTasksResponse> TaskRunner::Run(const v1::RunTasksRequest& 
     if (root->agent_address() == self_address_) {
       local.insert(KeyOf(*root));
       jobs.push_back([this, &task, group, &run, where] {
-        return Annotate(SendTask(task, *group, *tensors_, *transport_, run, *resolved_), where);
+        MeteredTransport transport(transport_, metrics_, task.stage());
+        return Annotate(SendTask(task, *group, *tensors_, transport, run, *resolved_), where);
       });
     }
     for (const v1::Receiver& receiver : task.receivers()) {
@@ -420,8 +569,9 @@ absl::StatusOr<v1::RunTasksResponse> TaskRunner::Run(const v1::RunTasksRequest& 
       if (member->agent_address() != self_address_) continue;
       local.insert(KeyOf(*member));
       jobs.push_back([this, &task, &receiver, group, &run, where] {
-        return Annotate(
-            ReceiveTask(task, receiver, *group, *tensors_, *transport_, run, *resolved_), where);
+        MeteredTransport transport(transport_, metrics_, task.stage());
+        return Annotate(ReceiveTask(task, receiver, *group, *tensors_, transport, run, *resolved_),
+                        where);
       });
     }
   }

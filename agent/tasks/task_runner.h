@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "agent/memory/memory_ops.h"
+#include "agent/metrics/agent_metrics.h"
 #include "agent/tasks/group_table.h"
 #include "agent/tensors/tensor_registry.h"
 #include "agent/transport/transport.h"
@@ -38,6 +39,9 @@ class TaskRunner {
   // Which group members are this agent's endpoints: those at this address. Call
   // once, before the agent registers.
   void set_self_address(std::string address) { self_address_ = std::move(address); }
+  // Where the bytes of each stage are recorded; optional, set once before the
+  // agent registers.
+  void set_metrics(AgentMetrics* metrics) { metrics_ = metrics; }
 
   // Runs `request`. Blocks until every task finished, one failed (then the
   // others of this sync are aborted), or `deadline` passed. Errors name the task,
@@ -55,6 +59,7 @@ class TaskRunner {
   GroupTable* const groups_;
   Transport* const transport_;
   MemoryOps* const memory_;
+  AgentMetrics* metrics_ = nullptr;
   const std::unique_ptr<ResolvedTaskCache> resolved_;  // Defined in the .cc.
 };
 

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "common/unreachable_peer.h"
 #include "paramsync/v1/agent.grpc.pb.h"
 
 namespace paramsync::agent {
@@ -59,11 +60,12 @@ absl::Status HostTransport::BroadcastSend(const GroupView& group, uint64_t sync_
 absl::Status HostTransport::SendOne(const GroupMemberAddress& receiver, const TransferKey& key,
                                     absl::Span<const ConstBuffer> data, absl::Time deadline) {
   if (receiver.address == self_address_) return inbox_->Deliver(key, data, deadline);
-  return SendRemote(receiver.address, key, data, deadline);
+  return SendRemote(receiver, key, data, deadline);
 }
 
-absl::Status HostTransport::SendRemote(const std::string& address, const TransferKey& key,
+absl::Status HostTransport::SendRemote(const GroupMemberAddress& receiver, const TransferKey& key,
                                        absl::Span<const ConstBuffer> data, absl::Time deadline) {
+  const std::string& address = receiver.push_address();
   if (push_delay_ > absl::ZeroDuration()) {
     absl::Status aborted =
         inbox_->AwaitAbort(key.sync_id, std::min(deadline, absl::Now() + push_delay_));
@@ -115,7 +117,15 @@ absl::Status HostTransport::SendRemote(const std::string& address, const Transfe
     // channel, not one waiting out its reconnect backoff.
     if (status.error_code() == grpc::StatusCode::UNAVAILABLE) channels_.erase(address);
   }
-  return FromGrpcStatus(status, absl::StrCat("push of ", ToString(key), " to ", address));
+  absl::Status pushed = FromGrpcStatus(
+      status,
+      absl::StrCat("push of ", ToString(key), " (agent ", receiver.agent_id, " at ", address, ")"));
+  // The connection failed or went silent (the channel's keepalive): the
+  // receiver is unreachable from here, whether it is down or the network is.
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    return WithUnreachablePeer(std::move(pushed), receiver.agent_id);
+  }
+  return pushed;
 }
 
 absl::Status HostTransport::BroadcastRecv(const GroupView& group, const TransferKey& key,

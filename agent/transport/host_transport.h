@@ -54,7 +54,10 @@ class HostTransport final : public Transport {
  private:
   absl::Status SendOne(const GroupMemberAddress& receiver, const TransferKey& key,
                        absl::Span<const ConstBuffer> data, absl::Time deadline);
-  absl::Status SendRemote(const std::string& address, const TransferKey& key,
+  // Pushes to `receiver`'s push address. UNAVAILABLE when the connection
+  // failed or went silent (channels from the factory detect silence), naming
+  // the receiver's agent as unreachable (common/unreachable_peer.h).
+  absl::Status SendRemote(const GroupMemberAddress& receiver, const TransferKey& key,
                           absl::Span<const ConstBuffer> data, absl::Time deadline);
   std::shared_ptr<grpc::Channel> Channel(const std::string& address);
 

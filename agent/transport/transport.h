@@ -39,6 +39,11 @@ struct GroupMemberAddress {
   int sync_rank = 0;
   std::string agent_id;
   std::string address;  // host:port of the member's agent.
+  // Where pushes to the member go when not `address` (a proxy in front of its
+  // agent: --data_advertise_address).
+  std::string data_address;
+
+  const std::string& push_address() const { return data_address.empty() ? address : data_address; }
 };
 
 struct GroupView {

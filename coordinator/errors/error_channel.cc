@@ -69,6 +69,7 @@ void ErrorChannel::Unsubscribe(const std::shared_ptr<Subscription>& subscription
 
 void ErrorChannel::Publish(v1::ErrorEvent event) {
   if (event.time_unix_ms() == 0) event.set_time_unix_ms(absl::ToUnixMillis(absl::Now()));
+  if (on_publish_) on_publish_(event);
   absl::MutexLock lock(&mu_);
   recent_.push_back(event);
   if (recent_.size() > kRecentLimit) recent_.pop_front();

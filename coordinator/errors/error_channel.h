@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -50,6 +51,12 @@ class ErrorChannel {
     bool closed_ ABSL_GUARDED_BY(mu_) = false;
   };
 
+  ErrorChannel() = default;
+  // `on_publish` sees every event as published (e.g. metrics counting them),
+  // outside the channel's lock; it must be quick and thread-safe.
+  explicit ErrorChannel(std::function<void(const v1::ErrorEvent&)> on_publish)
+      : on_publish_(std::move(on_publish)) {}
+
   // A new watcher. It first gets the kept events published at or after
   // `since` (none with the default), then every new one.
   std::shared_ptr<Subscription> Subscribe(absl::Time since = absl::InfiniteFuture());
@@ -66,6 +73,7 @@ class ErrorChannel {
   void Close();
 
  private:
+  const std::function<void(const v1::ErrorEvent&)> on_publish_;
   absl::Mutex mu_;
   std::vector<std::shared_ptr<Subscription>> subscribers_ ABSL_GUARDED_BY(mu_);
   std::deque<v1::ErrorEvent> recent_ ABSL_GUARDED_BY(mu_);  // The last kRecentLimit events.

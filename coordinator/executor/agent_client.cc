@@ -52,6 +52,14 @@ class GrpcAgentClient final : public AgentClientInterface {
     v1::AbortResponse response;
     return Call("Abort", &v1::AgentControl::Stub::Abort, request, &response, deadline);
   }
+  absl::StatusOr<v1::DigestResponse> Digest(const v1::DigestRequest& request,
+                                            absl::Time deadline) override {
+    v1::DigestResponse response;
+    absl::Status status =
+        Call("Digest", &v1::AgentControl::Stub::Digest, request, &response, deadline);
+    if (!status.ok()) return status;
+    return response;
+  }
   void CancelAll() override {
     absl::MutexLock lock(&mu_);
     for (grpc::ClientContext* context : in_flight_) context->TryCancel();

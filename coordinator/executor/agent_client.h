@@ -35,6 +35,10 @@ class AgentClientInterface {
   virtual absl::Status DestroyGroups(const v1::DestroyGroupsRequest& request,
                                      absl::Time deadline) = 0;
   virtual absl::Status Abort(const v1::AbortRequest& request, absl::Time deadline) = 0;
+  // Validated syncs only: clients that never serve one need not implement it.
+  virtual absl::StatusOr<v1::DigestResponse> Digest(const v1::DigestRequest&, absl::Time) {
+    return absl::UnimplementedError("this agent client computes no digests");
+  }
   // Makes calls in flight return CANCELLED now (coordinator shutdown).
   virtual void CancelAll() = 0;
 };

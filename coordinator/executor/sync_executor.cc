@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
+#include "common/unreachable_peer.h"
 #include "coordinator/errors/error_channel.h"
 
 namespace paramsync::coordinator {
@@ -46,6 +47,12 @@ absl::Status AgentFailed(const TransferPlan& plan, const v1::AgentInfo& agent,
   return WithFailedAgent(
       absl::UnavailableError(absl::StrCat(DescribeAgent(plan, agent), " ", what)),
       agent.agent_id());
+}
+
+// UNAVAILABLE blaming `agent` of `plan`, whose lease lapsed as `lease` says.
+absl::Status LeaseLapsed(const TransferPlan& plan, const v1::AgentInfo& agent,
+                         const absl::Status& lease) {
+  return AgentFailed(plan, agent, absl::StrCat("failed: ", lease.message()));
 }
 
 }  // namespace
@@ -104,7 +111,7 @@ void SyncExecutor::WatchLeases(const TransferPlan& plan, absl::Notification& don
       }
       absl::Status lease = leases_->CheckLease(agent.agent_id(), now);
       if (lease.ok()) continue;
-      lapsed[i] = AgentFailed(plan, agent, absl::StrCat("failed: ", lease.message()));
+      lapsed[i] = LeaseLapsed(plan, agent, lease);
       lapse_order.push_back(i);
       LOG(WARNING) << lapsed[i].message() << "; cancelling its calls";
       agents_->Get(agent.address())->CancelAll();
@@ -180,20 +187,27 @@ std::vector<absl::Status> SyncExecutor::AbortAll(const TransferPlan& plan, uint6
       return absl::OkStatus();
     }
     results[i] = agents_->Get(work.agent.address())->Abort(abort, absl::Now() + kControlTimeout);
-    if (!results[i].ok()) LOG(WARNING) << "abort of sync " << sync_id << ": " << results[i];
+    if (!results[i].ok()) {
+      LOG(WARNING) << "sync abort not taken sync_id=" << sync_id
+                   << " agent=" << work.agent.address() << ": " << results[i];
+    }
     return results[i];
   });
   return results;
 }
 
 absl::StatusOr<SyncOutcome> SyncExecutor::Transfer(const TransferPlan& plan, uint64_t sync_id,
-                                                   int64_t version, bool empty_tasks,
-                                                   absl::Time deadline) {
+                                                   int64_t version, TransferMode mode,
+                                                   absl::Time deadline,
+                                                   std::vector<v1::EndpointRef>* committed,
+                                                   const AgentDoneHook& on_agent_done) {
+  const bool empty_tasks = mode == TransferMode::kWarmup;
   SyncOutcome outcome;
   absl::Mutex mu;
   std::atomic<bool> aborted{false};
   // How the transfer failed, for choosing whom to blame.
   absl::Status first_failure;                              // The earliest failed RunTasks.
+  size_t first_failed = 0;                                 // Its agent's index.
   std::vector<absl::Status> failures(plan.agents.size());  // Each agent's RunTasks error.
   std::vector<absl::Status> abort_results;                 // Each agent's answer to the Abort.
   absl::Status lapse;                                      // The first agent whose lease lapsed.
@@ -235,18 +249,28 @@ absl::StatusOr<SyncOutcome> SyncExecutor::Transfer(const TransferPlan& plan, uin
     } else {
       request.set_plan_id(work.groups.plan_id());
     }
+    if (mode == TransferMode::kTransferAndCommit) {
+      for (const v1::EndpointRef& ref : work.receivers) *request.add_commit_endpoints() = ref;
+    }
     absl::StatusOr<v1::RunTasksResponse> response =
         agents_->Get(work.agent.address())->RunTasks(request, deadline);
     if (!response.ok()) {
       {
         absl::MutexLock lock(&mu);
         failures[index] = response.status();
-        if (first_failure.ok()) first_failure = response.status();
+        if (first_failure.ok()) {
+          first_failure = response.status();
+          first_failed = index;
+        }
       }
       abort_everywhere(response.status());
       return response.status();
     }
+    if (on_agent_done) on_agent_done(*response);
     absl::MutexLock lock(&mu);
+    if (response->committed() && committed != nullptr) {
+      committed->insert(committed->end(), work.receivers.begin(), work.receivers.end());
+    }
     outcome.bytes_received += response->bytes_received();
     outcome.tensors_received += response->tensors_received();
     outcome.regroup_ms = std::max(outcome.regroup_ms, response->regroup_duration_ms());
@@ -274,6 +298,24 @@ absl::StatusOr<SyncOutcome> SyncExecutor::Transfer(const TransferPlan& plan, uin
     return AgentFailed(plan, plan.agents[i].agent,
                        absl::StrCat("is unreachable (", failures[i].message(),
                                     "); the sync was aborted on the other agents"));
+  }
+  // A push that failed or went silent names its far end. Blame it: for
+  // stopping its heartbeats if it did meanwhile (frozen), else for being cut
+  // off from the pusher (both took the Abort).
+  if (const std::string peer = UnreachablePeer(first_failure); !peer.empty()) {
+    for (const AgentWork& work : plan.agents) {
+      if (work.agent.agent_id() != peer) continue;
+      if (leases_ != nullptr) {
+        if (absl::Status lease = leases_->CheckLease(peer); !lease.ok()) {
+          return LeaseLapsed(plan, work.agent, lease);
+        }
+      }
+      return AgentFailed(
+          plan, work.agent,
+          absl::StrCat("is unreachable from ", DescribeAgent(plan, plan.agents[first_failed].agent),
+                       ", though both still heartbeat (", first_failure.message(),
+                       "); the sync was aborted on the other agents"));
+    }
   }
   // Otherwise the earliest failure is the cause; the others follow from the abort.
   return first_failure.ok() ? transferred : first_failure;
@@ -323,6 +365,39 @@ absl::Status SyncExecutor::Commit(const TransferPlan& plan, uint64_t sync_id, in
   return absl::Status(
       code, absl::StrCat("commit of version ", version, " confirmed by ", confirmed_agents, " of ",
                          committing_agents, " agents; not by ", absl::StrJoin(unconfirmed, "; ")));
+}
+
+absl::StatusOr<std::vector<v1::DigestResponse>> SyncExecutor::Digest(
+    const TransferPlan& plan, const std::vector<v1::DigestRequest>& requests, uint64_t sync_id,
+    absl::Time deadline) {
+  std::vector<v1::DigestResponse> responses(plan.agents.size());
+  absl::Status round = ForEachAgent(plan, [&](const AgentWork& work) -> absl::Status {
+    const size_t i = static_cast<size_t>(&work - plan.agents.data());
+    if (i >= requests.size() || requests[i].items().empty()) return absl::OkStatus();
+    const std::shared_ptr<AgentClientInterface> agent = agents_->Get(work.agent.address());
+    absl::StatusOr<v1::DigestResponse> response = absl::NotFoundError("no plan named");
+    if (requests[i].plan_id() != 0) {
+      v1::DigestRequest named;
+      named.set_sync_id(sync_id);
+      named.set_plan_id(requests[i].plan_id());
+      response = agent->Digest(named, deadline);
+    }
+    if (response.status().code() == absl::StatusCode::kNotFound) {
+      v1::DigestRequest items = requests[i];
+      items.set_sync_id(sync_id);
+      response = agent->Digest(items, deadline);
+    }
+    if (!response.ok()) return response.status();
+    if (response->digests_size() != requests[i].items_size()) {
+      return absl::InternalError(absl::StrCat("agent ", work.agent.address(), " returned ",
+                                              response->digests_size(), " digests for ",
+                                              requests[i].items_size(), " items"));
+    }
+    responses[i] = *std::move(response);
+    return absl::OkStatus();
+  });
+  if (!round.ok()) return round;
+  return responses;
 }
 
 void SyncExecutor::Free(const TransferPlan& plan) {

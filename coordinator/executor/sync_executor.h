@@ -7,13 +7,20 @@
 //             their communicators across syncs);
 //   Prepare:  SetupGroups (create or confirm the collective groups);
 //   Transfer: RunTasks; the first failure aborts the sync on every agent, so
-//             none waits for its deadline. With `empty_tasks` every task runs
-//             without tensors (warm-up: connections and communicators are
-//             exercised, no byte of a tensor moves);
-//   Commit:   only after a successful Transfer: inference endpoints are told
-//             the version they now hold. A failed sync never commits; a commit
-//             round that fails on some agents reports which endpoints did
-//             commit, and its error names every agent that did not confirm;
+//             none waits for its deadline. A warm-up runs every task without
+//             tensors (connections and communicators are exercised, no byte of
+//             a tensor moves). With the commit in band, each agent whose tasks
+//             all succeeded commits its receiving endpoints before it answers,
+//             saving the Commit round: an endpoint holds a version exactly when
+//             all its bytes of it arrived, so a failed sync may still leave
+//             some endpoints committed, and they are reported;
+//   Commit:   only after a successful Transfer without the commit in band (a
+//             validated sync checks the bytes first): inference endpoints are
+//             told the version they now hold. A commit round that fails on
+//             some agents reports which endpoints did commit, and its error
+//             names every agent that did not confirm;
+//   Digest:   a validated sync's digests, after its Transfer and before its
+//             Commit (coordinator/executor/sync_validator.h);
 //   Free:     destroy the plan's collective groups on every agent.
 // After Shutdown() every phase fails with UNAVAILABLE, including calls in flight.
 //
@@ -51,6 +58,13 @@ struct SyncOutcome {
   int64_t peak_staging_bytes = 0;  // Largest agent peak.
 };
 
+// What a Transfer runs.
+enum class TransferMode {
+  kWarmup,             // Every task without tensors.
+  kTransfer,           // The tasks; a Commit follows.
+  kTransferAndCommit,  // The tasks, each agent committing when its own succeeded.
+};
+
 class SyncExecutor {
  public:
   // `leases` (may be null: no lease watch) must outlive the executor.
@@ -60,14 +74,30 @@ class SyncExecutor {
   // Errors name the agent and the phase.
   absl::Status AssignGroupIds(TransferPlan& plan, absl::Time deadline);
   absl::Status Prepare(const TransferPlan& plan, absl::Time deadline);
+  // Told each agent's answer as its RunTasks succeeds, on that call's thread.
+  using AgentDoneHook = std::function<void(const v1::RunTasksResponse&)>;
+
+  // kTransferAndCommit: the endpoints of agents that committed go to
+  // `committed`, also when the Transfer fails elsewhere. `on_agent_done` (may
+  // be null) reports progress.
   absl::StatusOr<SyncOutcome> Transfer(const TransferPlan& plan, uint64_t sync_id, int64_t version,
-                                       bool empty_tasks, absl::Time deadline);
+                                       TransferMode mode, absl::Time deadline,
+                                       std::vector<v1::EndpointRef>* committed = nullptr,
+                                       const AgentDoneHook& on_agent_done = nullptr);
   // Endpoints whose agent confirmed the commit go to `committed` (they hold
   // `version` now, whatever happened elsewhere); the error, if any, names every
   // agent that did not confirm and its endpoints (which may hold either
   // version: an agent that timed out may still have committed).
   absl::Status Commit(const TransferPlan& plan, uint64_t sync_id, int64_t version,
                       std::vector<v1::EndpointRef>* committed);
+  // Each agent of `plan` computes the digests of requests[i] (its index in
+  // `plan`; agents with no items are not called) for sync `sync_id`; their
+  // answers, in the same order. A request with a plan_id is sent as the id
+  // alone first, and with its items only to an agent that does not hold them
+  // (NOT_FOUND). Errors name the agent.
+  absl::StatusOr<std::vector<v1::DigestResponse>> Digest(
+      const TransferPlan& plan, const std::vector<v1::DigestRequest>& requests, uint64_t sync_id,
+      absl::Time deadline);
   // Best effort: a failure only costs memory, and is logged.
   void Free(const TransferPlan& plan);
 

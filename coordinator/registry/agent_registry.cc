@@ -161,10 +161,21 @@ bool AgentRegistry::Contains(const std::string& agent_id) const {
   return agents_.contains(agent_id);
 }
 
-std::vector<v1::AgentInfo> AgentRegistry::List() const {
+std::vector<v1::AgentInfo> AgentRegistry::List() const { return Sorted(std::nullopt); }
+
+std::vector<v1::AgentInfo> AgentRegistry::ListWithHeartbeatAge(absl::Time now) const {
+  return Sorted(now);
+}
+
+std::vector<v1::AgentInfo> AgentRegistry::Sorted(std::optional<absl::Time> age_at) const {
   absl::MutexLock lock(&mu_);
   std::vector<v1::AgentInfo> out;
-  for (const auto& [id, record] : agents_) out.push_back(record.info);
+  for (const auto& [id, record] : agents_) {
+    out.push_back(record.info);
+    if (age_at.has_value()) {
+      out.back().set_heartbeat_age_ms(absl::ToInt64Milliseconds(*age_at - record.last_heartbeat));
+    }
+  }
   std::sort(out.begin(), out.end(), [](const v1::AgentInfo& a, const v1::AgentInfo& b) {
     return a.address() < b.address();
   });

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -76,6 +77,8 @@ class AgentRegistry {
   absl::StatusOr<v1::AgentInfo> Get(const std::string& agent_id) const;
   bool Contains(const std::string& agent_id) const;
   std::vector<v1::AgentInfo> List() const;
+  // Every agent, by address, with heartbeat_age_ms as of `now` (ListAgents).
+  std::vector<v1::AgentInfo> ListWithHeartbeatAge(absl::Time now = absl::Now()) const;
 
  private:
   struct Record {
@@ -84,6 +87,8 @@ class AgentRegistry {
   };
 
   bool Lapsed(const Record& record, absl::Time now) const;
+  // Every agent, by address; with heartbeat_age_ms as of `age_at` when given.
+  std::vector<v1::AgentInfo> Sorted(std::optional<absl::Time> age_at) const;
 
   const std::string id_prefix_;  // "agent-<this coordinator's random epoch>-".
   const absl::Duration lease_;   // Zero: no expiry.

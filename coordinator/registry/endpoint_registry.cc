@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "coordinator/registry/endpoint_layout.h"
 #include "coordinator/registry/endpoint_validation.h"
 
 namespace paramsync::coordinator {
@@ -10,6 +11,9 @@ absl::Status EndpointRegistry::Register(const v1::RegisterEndpointRequest& reque
   const v1::EndpointSpec& spec = request.endpoint();
   RETURN_IF_ERROR(ValidateEndpointSpec(spec));
   RETURN_IF_ERROR(ValidateParameters(request.parameters()));
+  ASSIGN_OR_RETURN(google::protobuf::RepeatedPtrField<v1::ParameterSpec> parameters,
+                   WithLayoutPieces(spec, request.parameters()));
+  RETURN_IF_ERROR(ValidateLogicalPieces(spec, parameters));
   if (request.version() < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("version is ", request.version(), "; must be >= 0 (0: never synced)"));
@@ -33,10 +37,8 @@ absl::Status EndpointRegistry::Register(const v1::RegisterEndpointRequest& reque
       break;
     }
   }
-  EndpointRecord record{spec,
-                        request.agent_id(),
-                        {request.parameters().begin(), request.parameters().end()},
-                        request.version()};
+  EndpointRecord record{
+      spec, request.agent_id(), {parameters.begin(), parameters.end()}, request.version()};
   endpoints_[key] = std::move(record);
   ++generation_;
   return absl::OkStatus();
@@ -59,6 +61,13 @@ std::vector<EndpointRecord> EndpointRegistry::All() const {
   return out;
 }
 
+std::map<std::pair<std::string, int64_t>, int> EndpointRegistry::CountByVersion() const {
+  absl::MutexLock lock(&mu_);
+  std::map<std::pair<std::string, int64_t>, int> counts;
+  for (const auto& [key, record] : endpoints_) ++counts[{key.first, record.version}];
+  return counts;
+}
+
 int64_t EndpointRegistry::generation() const {
   absl::MutexLock lock(&mu_);
   return generation_;
@@ -67,7 +76,15 @@ int64_t EndpointRegistry::generation() const {
 void EndpointRegistry::SetVersion(const std::string& model, int rank, int64_t version) {
   absl::MutexLock lock(&mu_);
   auto it = endpoints_.find({model, rank});
-  if (it != endpoints_.end()) it->second.version = version;
+  if (it == endpoints_.end()) return;
+  it->second.version = version;
+  it->second.interrupted_version = 0;
+}
+
+void EndpointRegistry::MarkInterrupted(const std::string& model, int rank, int64_t version) {
+  absl::MutexLock lock(&mu_);
+  auto it = endpoints_.find({model, rank});
+  if (it != endpoints_.end()) it->second.interrupted_version = version;
 }
 
 }  // namespace paramsync::coordinator

@@ -24,6 +24,10 @@ struct EndpointRecord {
   std::string agent_id;
   std::vector<v1::ParameterSpec> parameters;
   int64_t version = 0;  // 0: never synced.
+  // Nonzero: a sync of this version failed after it may have written into the
+  // endpoint, which did not commit it; its bytes may be a mix of `version`
+  // and this one until a sync commits.
+  int64_t interrupted_version = 0;
 };
 
 class EndpointRegistry {
@@ -43,7 +47,13 @@ class EndpointRegistry {
   std::vector<EndpointRecord> Model(const std::string& model) const;
   std::vector<EndpointRecord> All() const;
 
+  // The endpoint holds `version` (clears an interruption).
   void SetVersion(const std::string& model, int rank, int64_t version);
+  // A sync of `version` failed before the endpoint committed it.
+  void MarkInterrupted(const std::string& model, int rank, int64_t version);
+
+  // How many endpoints of each model hold each version (metrics).
+  std::map<std::pair<std::string, int64_t>, int> CountByVersion() const;
 
   // Changes whenever an endpoint or its parameters change (not on version
   // updates): plans built from an older generation are stale.

@@ -1,8 +1,13 @@
 #include "coordinator/registry/endpoint_validation.h"
 
+#include <map>
+#include <optional>
+#include <vector>
+
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/dtype.h"
+#include "coordinator/reshard/box_algebra.h"
 
 namespace paramsync::coordinator {
 namespace {
@@ -25,7 +30,107 @@ absl::Status CheckSize(const char* field, int size) {
   return absl::OkStatus();
 }
 
+// INVALID_ARGUMENT unless `box` (field `field` of a piece) has `rank`
+// dimensions, extents of at least 1 and lies inside `shape`.
+absl::Status CheckPieceBox(const char* field, const v1::TensorBox& box,
+                           absl::Span<const int64_t> shape, const char* inside) {
+  const int rank = static_cast<int>(shape.size());
+  if (box.start_size() != rank || box.extent_size() != rank) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, " has ", box.start_size(), " starts and ", box.extent_size(),
+        " extents; accepted: one each per dimension of the ", rank, "-dimensional ", inside));
+  }
+  for (int d = 0; d < rank; ++d) {
+    if (box.extent(d) < 1 || box.start(d) < 0 || box.start(d) > shape[d] - box.extent(d)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, " (start ", ShapeString(box.start()), ", extent ", ShapeString(box.extent()),
+          ") is not inside the ", inside, " ", ShapeString(shape), " in dimension ", d,
+          "; accepted: extent >= 1 and 0 <= start <= size - extent"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// One piece on its own, against its tensor.
+absl::Status CheckPiece(const v1::LogicalPiece& piece, const v1::ParameterSpec& tensor) {
+  if (piece.logical_name().empty() || piece.logical_name().size() > kMaxNameLength) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("logical_name must be 1 to ", kMaxNameLength, " characters"));
+  }
+  if (piece.logical_shape_size() != tensor.shape_size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "logical_shape ", ShapeString(piece.logical_shape()), " has ", piece.logical_shape_size(),
+        " dimensions; accepted: the tensor's ", tensor.shape_size()));
+  }
+  absl::StatusOr<uint64_t> bytes = TensorBytes(tensor.dtype(), piece.logical_shape());
+  if (!bytes.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "logical_shape ", ShapeString(piece.logical_shape()), ": ", bytes.status().message()));
+  }
+  absl::Status status =
+      CheckPieceBox("local_box", piece.local_box(), tensor.shape(), "tensor of shape");
+  if (status.ok()) {
+    status = CheckPieceBox("logical_box", piece.logical_box(), piece.logical_shape(),
+                           "logical parameter of shape");
+  }
+  if (status.ok() &&
+      !std::equal(piece.local_box().extent().begin(), piece.local_box().extent().end(),
+                  piece.logical_box().extent().begin())) {
+    status = absl::InvalidArgumentError(
+        absl::StrCat("local_box extent ", ShapeString(piece.local_box().extent()),
+                     " differs from logical_box "
+                     "extent ",
+                     ShapeString(piece.logical_box().extent()), "; accepted: equal extents"));
+  }
+  return status;
+}
+
 }  // namespace
+
+absl::Status ValidateLogicalPieces(
+    const v1::EndpointSpec& endpoint,
+    const google::protobuf::RepeatedPtrField<v1::ParameterSpec>& parameters) {
+  // Logical name -> (tensor, piece index) of its first piece.
+  std::map<std::string, std::pair<const v1::ParameterSpec*, int>> shapes;
+  for (const v1::ParameterSpec& tensor : parameters) {
+    const std::string where = absl::StrCat("endpoint ", endpoint.model(), " rank ", endpoint.rank(),
+                                           " tensor '", tensor.name(), "' ");
+    if (tensor.logical_size() > kMaxLogicalPiecesPerTensor) {
+      return absl::InvalidArgumentError(absl::StrCat(where, "has ", tensor.logical_size(),
+                                                     " logical pieces; accepted: at most ",
+                                                     kMaxLogicalPiecesPerTensor));
+    }
+    std::vector<Box> local;
+    for (int i = 0; i < tensor.logical_size(); ++i) {
+      const v1::LogicalPiece& piece = tensor.logical(i);
+      const std::string at = absl::StrCat(where, "logical[", i, "]: ");
+      if (absl::Status status = CheckPiece(piece, tensor); !status.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(at, status.message()));
+      }
+      const Box box{Shape(piece.local_box().start().begin(), piece.local_box().start().end()),
+                    Shape(piece.local_box().extent().begin(), piece.local_box().extent().end())};
+      for (size_t j = 0; j < local.size(); ++j) {
+        if (std::optional<Box> common = Intersect(local[j], box)) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              at, "local_box overlaps logical[", j, "]'s at ", ShapeString(common->start),
+              "; accepted: pieces of one tensor hold disjoint elements"));
+        }
+      }
+      local.push_back(box);
+      auto [first, inserted] = shapes.try_emplace(piece.logical_name(), &tensor, i);
+      const v1::LogicalPiece& other = first->second.first->logical(first->second.second);
+      if (!inserted && !std::equal(other.logical_shape().begin(), other.logical_shape().end(),
+                                   piece.logical_shape().begin(), piece.logical_shape().end())) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            at, "logical parameter '", piece.logical_name(), "' has logical_shape ",
+            ShapeString(piece.logical_shape()), " here but ", ShapeString(other.logical_shape()),
+            " in tensor '", first->second.first->name(), "' logical[", first->second.second,
+            "]; accepted: one shape per logical name"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
 
 absl::Status ValidateEndpointSpec(const v1::EndpointSpec& endpoint) {
   if (endpoint.model().empty() || endpoint.model().size() > kMaxNameLength) {

@@ -18,6 +18,19 @@ absl::Status ValidateEndpointSpec(const v1::EndpointSpec& endpoint);
 absl::Status ValidateParameters(
     const google::protobuf::RepeatedPtrField<v1::ParameterSpec>& parameters);
 
+// Most logical pieces one tensor may have (ParameterSpec.logical): fused QKV
+// with per-head pieces needs a few per KV head.
+inline constexpr int kMaxLogicalPiecesPerTensor = 1024;
+
+// The explicit logical pieces of `endpoint`'s parameters (already checked by
+// ValidateParameters): each piece's ranks equal its tensor's, its boxes lie
+// inside its tensor and its logical shape with equal extents, pieces of one
+// tensor do not overlap, and pieces of one logical name agree on its shape.
+// The error names the endpoint, tensor and piece index.
+absl::Status ValidateLogicalPieces(
+    const v1::EndpointSpec& endpoint,
+    const google::protobuf::RepeatedPtrField<v1::ParameterSpec>& parameters);
+
 // Two endpoints of one model must agree on role and parallel sizes.
 absl::Status CheckSameModelLayout(const v1::EndpointSpec& registered,
                                   const v1::EndpointSpec& incoming);

@@ -53,16 +53,40 @@ grpc::Status CoordinatorService::GetPlan(grpc::ServerContext*, const v1::GetPlan
 
 grpc::Status CoordinatorService::Sync(grpc::ServerContext* context, const v1::SyncRequest* request,
                                       v1::SyncResponse* response) {
-  absl::StatusOr<v1::SyncResponse> result =
-      syncs_->Sync(*request, RequestDeadline(*context));
+  absl::StatusOr<v1::SyncResponse> result = syncs_->Sync(*request, RequestDeadline(*context));
   if (!result.ok()) return ToGrpcStatus(result.status());
   *response = *std::move(result);
   return grpc::Status::OK;
 }
 
+grpc::Status CoordinatorService::SyncWithProgress(grpc::ServerContext* context,
+                                                  const v1::SyncRequest* request,
+                                                  grpc::ServerWriter<v1::SyncProgress>* writer) {
+  // The reporter calls this one event at a time. A caller that went away only
+  // misses the events: the sync goes on, as a unary Sync would.
+  bool caller_gone = false;
+  absl::StatusOr<v1::SyncResponse> result =
+      syncs_->Sync(*request, RequestDeadline(*context), [&](const v1::SyncProgress& event) {
+        if (!caller_gone && !writer->Write(event)) caller_gone = true;
+      });
+  return ToGrpcStatus(result.status());
+}
+
 grpc::Status CoordinatorService::ListAgents(grpc::ServerContext*, const v1::ListAgentsRequest*,
                                             v1::ListAgentsResponse* response) {
-  for (v1::AgentInfo& agent : agents_->List()) *response->add_agents() = std::move(agent);
+  for (v1::AgentInfo& agent : agents_->ListWithHeartbeatAge()) {
+    *response->add_agents() = std::move(agent);
+  }
+  response->set_lease_ms(absl::ToInt64Milliseconds(agents_->lease()));
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::ListSyncGroups(grpc::ServerContext*,
+                                                const v1::ListSyncGroupsRequest*,
+                                                v1::ListSyncGroupsResponse* response) {
+  for (v1::SyncGroupStatus& group : syncs_->ListGroups()) {
+    *response->add_groups() = std::move(group);
+  }
   return grpc::Status::OK;
 }
 
@@ -82,6 +106,7 @@ grpc::Status CoordinatorService::ListEndpoints(grpc::ServerContext*,
     }
     status->set_bytes(bytes);
     status->set_version(record.version);
+    status->set_interrupted_version(record.interrupted_version);
   }
   return grpc::Status::OK;
 }

@@ -40,8 +40,13 @@ class CoordinatorService final : public v1::Coordinator::Service {
                        v1::GetPlanResponse* response) override;
   grpc::Status Sync(grpc::ServerContext* context, const v1::SyncRequest* request,
                     v1::SyncResponse* response) override;
+  grpc::Status SyncWithProgress(grpc::ServerContext* context, const v1::SyncRequest* request,
+                                grpc::ServerWriter<v1::SyncProgress>* writer) override;
   grpc::Status ListAgents(grpc::ServerContext* context, const v1::ListAgentsRequest* request,
                           v1::ListAgentsResponse* response) override;
+  grpc::Status ListSyncGroups(grpc::ServerContext* context,
+                              const v1::ListSyncGroupsRequest* request,
+                              v1::ListSyncGroupsResponse* response) override;
   grpc::Status ListEndpoints(grpc::ServerContext* context, const v1::ListEndpointsRequest* request,
                              v1::ListEndpointsResponse* response) override;
   grpc::Status WatchErrors(grpc::ServerContext* context, const v1::WatchErrorsRequest* request,

@@ -2,15 +2,25 @@
 
 #include <glog/logging.h>
 
+#include <optional>
+#include <set>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "coordinator/executor/sync_validator.h"
 #include "coordinator/planner/plan_builder.h"
+#include "coordinator/planner/plan_proto.h"
 #include "coordinator/planner/plan_verifier.h"
 #include "coordinator/registry/endpoint_validation.h"
+#include "coordinator/reshard/direct_plan_builder.h"
+#include "coordinator/reshard/direct_plan_proto.h"
+#include "coordinator/reshard/direct_transfer_plan.h"
 #include "coordinator/sync/sync_participants.h"
 #include "coordinator/sync/transfer_plan_builder.h"
+#include "coordinator/sync/validation_plan.h"
 
 namespace paramsync::coordinator {
 namespace {
@@ -48,6 +58,12 @@ absl::Status ValidateGroupSpec(const v1::SyncGroupSpec& spec) {
         "group.comm_type is ", spec.comm_type(),
         "; accepted: COMM_TYPE_BROADCAST (1), COMM_TYPE_P2P (2), or unset for broadcast"));
   }
+  if (!v1::SyncStrategyKind_IsValid(spec.strategy())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "group.strategy is ", spec.strategy(),
+        "; accepted: SYNC_STRATEGY_KIND_CHATLEARN (1), SYNC_STRATEGY_KIND_DIRECT (2), or unset "
+        "for chatlearn"));
+  }
   if (!v1::RegroupCommType_IsValid(spec.regroup_comm_type())) {
     return absl::InvalidArgumentError(absl::StrCat(
         "group.regroup_comm_type is ", spec.regroup_comm_type(),
@@ -57,51 +73,49 @@ absl::Status ValidateGroupSpec(const v1::SyncGroupSpec& spec) {
   return absl::OkStatus();
 }
 
-v1::RankList ToRankList(const std::vector<int>& ranks) {
-  v1::RankList out;
-  for (int r : ranks) out.add_ranks(r);
-  return out;
-}
-
-void AddPairs(const std::vector<std::pair<int, int>>& pairs,
-              google::protobuf::RepeatedPtrField<v1::RankPair>* out) {
-  for (const auto& [src, dst] : pairs) {
-    v1::RankPair* pair = out->Add();
-    pair->set_src(src);
-    pair->set_dst(dst);
-  }
-}
-
-v1::SyncPlan ToProto(const planner::SyncPlan& plan, bool hep) {
-  v1::SyncPlan out;
-  out.set_comm_type(plan.comm_type == planner::CommType::kP2P ? v1::COMM_TYPE_P2P
-                                                              : v1::COMM_TYPE_BROADCAST);
-  out.set_tp_num_mapping(plan.tp_num_mapping);
-  for (const auto& ranks : plan.src_dp_ranks) *out.add_src_dp_ranks() = ToRankList(ranks);
-  for (const auto& ranks : plan.dst_dp_ranks) *out.add_dst_dp_ranks() = ToRankList(ranks);
-  AddPairs(plan.stage1, out.mutable_stage1());
-  AddPairs(plan.stage2, out.mutable_stage2());
-  AddPairs(plan.routed_experts, out.mutable_routed_experts());
-  if (hep) {
-    out.set_regroup_comm_type(plan.regroup_comm_type == planner::RegroupCommType::kAllGather
-                                  ? v1::REGROUP_COMM_TYPE_ALLGATHER
-                                  : v1::REGROUP_COMM_TYPE_ALLTOALL);
-    for (const auto& ranks : plan.regroup_groups) *out.add_regroup_groups() = ToRankList(ranks);
-  }
-  for (const std::string& name : plan.collective_groups) out.add_collective_groups(name);
-  for (int rank : plan.send_order) out.add_send_order(rank);
-  return out;
-}
-
 // Group ids come from agents while a plan is prepared.
 constexpr absl::Duration kGroupIdTimeout = absl::Seconds(10);
+
+// `failure` of a sync of `version`, also naming the endpoints that hold that
+// version all the same (their agent received all their bytes and committed).
+absl::Status WithPartialCommit(absl::Status failure, int64_t version,
+                               const std::vector<v1::EndpointRef>& committed) {
+  if (committed.empty()) return failure;
+  std::vector<std::string> names;
+  for (const v1::EndpointRef& ref : committed) {
+    names.push_back(absl::StrCat(ref.model(), " rank ", ref.rank()));
+  }
+  absl::Status annotated(failure.code(),
+                         absl::StrCat(failure.message(),
+                                      "; these endpoints received all their bytes "
+                                      "and hold version ",
+                                      version, " all the same: ", absl::StrJoin(names, ", ")));
+  failure.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) {
+    annotated.SetPayload(url, payload);
+  });
+  return annotated;
+}
 
 }  // namespace
 
 struct SyncManager::PreparedSync {
   SyncParticipants participants;
-  planner::SyncPlan plan;
+  planner::SyncPlan plan;  // Chatlearn plans only.
   TransferPlan transfer;
+  std::optional<v1::SyncPlan> direct_plan;  // What GetPlan shows of a direct plan.
+
+  // What validated syncs of the plan digest; built by the first one (most
+  // syncs are not validated).
+  absl::StatusOr<std::shared_ptr<const ValidationPlan>> Validation() const {
+    absl::MutexLock lock(&validation_mu);
+    if (validation == nullptr) {
+      ASSIGN_OR_RETURN(ValidationPlan built, BuildValidationPlan(participants, transfer));
+      validation = std::make_shared<const ValidationPlan>(std::move(built));
+    }
+    return validation;
+  }
+  mutable absl::Mutex validation_mu;
+  mutable std::shared_ptr<const ValidationPlan> validation ABSL_GUARDED_BY(validation_mu);
 };
 
 absl::StatusOr<std::shared_ptr<const SyncManager::PreparedSync>> SyncManager::Prepared(
@@ -123,16 +137,23 @@ absl::StatusOr<std::shared_ptr<const SyncManager::PreparedSync>> SyncManager::Pr
   ASSIGN_OR_RETURN(prepared->participants,
                    BuildSyncParticipants(group.spec, endpoints_->Model(group.spec.src_model()),
                                          endpoints_->Model(group.spec.dst_model()), agent_map));
-  ASSIGN_OR_RETURN(prepared->plan, planner::BuildSyncPlan(prepared->participants.topology));
-  // Fail closed: no byte moves on a plan that would leave a rank without weights,
-  // write one twice or ask NCCL for a group it cannot form.
-  RETURN_IF_ERROR(planner::VerifySyncPlan(prepared->participants.topology, prepared->plan));
   TransferOptions options;
   if (group.spec.staging_budget_bytes() != 0) {
     options.staging_budget_bytes = group.spec.staging_budget_bytes();
   }
-  ASSIGN_OR_RETURN(prepared->transfer,
-                   BuildTransferPlan(prepared->plan, prepared->participants, options));
+  if (group.spec.strategy() == v1::SYNC_STRATEGY_KIND_DIRECT) {
+    // Checked while planned: every destination element gets exactly one source.
+    ASSIGN_OR_RETURN(const DirectMoves moves, PlanDirectMoves(prepared->participants));
+    prepared->transfer = BuildDirectTransferPlan(prepared->participants, moves, options);
+    prepared->direct_plan = DirectPlanToProto(moves, prepared->transfer);
+  } else {
+    ASSIGN_OR_RETURN(prepared->plan, planner::BuildSyncPlan(prepared->participants.topology));
+    // Fail closed: no byte moves on a plan that would leave a rank without
+    // weights, write one twice or ask NCCL for a group it cannot form.
+    RETURN_IF_ERROR(planner::VerifySyncPlan(prepared->participants.topology, prepared->plan));
+    ASSIGN_OR_RETURN(prepared->transfer,
+                     BuildTransferPlan(prepared->plan, prepared->participants, options));
+  }
   RETURN_IF_ERROR(executor_->AssignGroupIds(prepared->transfer, absl::Now() + kGroupIdTimeout));
   // Agents keep the plan's tasks from SetupGroups; each sync then only names it.
   const uint64_t plan_id = next_sync_id_++;
@@ -149,12 +170,13 @@ absl::StatusOr<std::shared_ptr<const SyncManager::PreparedSync>> SyncManager::Pr
 }
 
 SyncManager::SyncManager(AgentRegistry* agents, EndpointRegistry* endpoints, SyncExecutor* executor,
-                         ErrorChannel* errors, StateFile* state)
+                         ErrorChannel* errors, StateFile* state, CoordinatorMetrics* metrics)
     : agents_(agents),
       endpoints_(endpoints),
       executor_(executor),
       errors_(errors),
       state_(state),
+      metrics_(metrics),
       // Distinct from the ids of an earlier coordinator process, which agents
       // may still remember as aborted.
       next_sync_id_(static_cast<uint64_t>(absl::ToUnixMillis(absl::Now())) << 16) {}
@@ -174,6 +196,11 @@ absl::Status SyncManager::Restore() {
     group->version = saved.committed_version();
     group->issued_version = saved.issued_version();
     group->history.assign(saved.history().begin(), saved.history().end());
+    {
+      absl::MutexLock status_lock(&group->status_mu);
+      group->status.set_version(group->version);
+      if (!group->history.empty()) *group->status.mutable_last_report() = group->history.back();
+    }
     LOG(INFO) << "restored sync group " << name << " (" << group->spec.src_model() << " -> "
               << group->spec.dst_model() << ") from " << state_->path() << ": version "
               << group->version << " committed, the next sync commits version "
@@ -239,37 +266,102 @@ absl::StatusOr<v1::SyncPlan> SyncManager::GetPlan(const std::string& group_name)
   ASSIGN_OR_RETURN(std::shared_ptr<Group> group, FindGroup(group_name));
   // Prepared down to parameters, so a plan that would fail a sync fails here too.
   ASSIGN_OR_RETURN(std::shared_ptr<const PreparedSync> prepared, Prepared(*group));
-  return ToProto(prepared->plan, group->spec.hep());
+  if (prepared->direct_plan.has_value()) return *prepared->direct_plan;
+  return planner::PlanToProto(prepared->plan, group->spec.hep());
 }
 
 absl::StatusOr<v1::SyncResponse> SyncManager::Sync(const v1::SyncRequest& request,
-                                                   absl::Time deadline) {
+                                                   absl::Time deadline,
+                                                   const SyncProgressCallback& progress_callback) {
   ASSIGN_OR_RETURN(std::shared_ptr<Group> group, FindGroup(request.group()));
+  SyncProgressReporter progress(request.group(), progress_callback);
+  progress.Begin(v1::SYNC_PHASE_PLANNING);
   absl::MutexLock lock(&group->sync_mu);
+  {
+    absl::MutexLock status_lock(&group->status_mu);
+    group->status.set_syncing(true);
+  }
   const int64_t attempted = group->issued_version + 1;  // As RunSync numbers it.
-  absl::StatusOr<v1::SyncResponse> result = RunSync(*group, request, deadline);
+  const absl::Time start = absl::Now();
+  absl::StatusOr<v1::SyncResponse> result = RunSync(*group, request, deadline, progress);
+  RecordOutcome(*group, request, result);
+  if (result.ok()) progress.Done(*result);
+  if (metrics_ != nullptr && !request.dry_run()) {
+    metrics_->RecordSync(request.group(), absl::Now() - start, result);
+  }
   if (!result.ok()) {
-    LOG(ERROR) << "sync of group " << request.group() << " version " << attempted
-               << " failed: " << result.status();
+    LOG(ERROR) << "sync failed group=" << request.group() << " version=" << attempted << ": "
+               << result.status();
     errors_->Publish(result.status(), "", request.group(), attempted);
   }
   return result;
 }
 
+void SyncManager::RecordOutcome(Group& group, const v1::SyncRequest& request,
+                                const absl::StatusOr<v1::SyncResponse>& result) {
+  absl::MutexLock lock(&group.status_mu);
+  v1::SyncGroupStatus& status = group.status;
+  status.set_syncing(false);
+  status.set_last_sync_unix_ms(absl::ToUnixMillis(absl::Now()));
+  status.set_last_sync_code(static_cast<int>(result.status().code()));
+  status.set_last_sync_error(std::string(result.status().message()));
+  if (result.ok() && !request.dry_run()) {
+    status.set_version(result->version());
+    *status.mutable_last_report() = *result;
+  }
+}
+
+std::vector<v1::SyncGroupStatus> SyncManager::ListGroups() {
+  std::vector<std::shared_ptr<Group>> groups;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [name, group] : groups_) groups.push_back(group);
+  }
+  std::vector<v1::SyncGroupStatus> out;
+  for (const std::shared_ptr<Group>& group : groups) {
+    absl::MutexLock lock(&group->status_mu);
+    out.push_back(group->status);
+    *out.back().mutable_spec() = group->spec;
+  }
+  return out;
+}
+
+absl::Status SyncManager::Interrupted(const TransferPlan& transfer, int64_t version,
+                                      const std::vector<v1::EndpointRef>& committed,
+                                      absl::Status failure) {
+  std::set<std::pair<std::string, int>> held;
+  for (const v1::EndpointRef& ref : committed) held.emplace(ref.model(), ref.rank());
+  for (const AgentWork& work : transfer.agents) {
+    for (const v1::EndpointRef& ref : work.receivers) {
+      if (held.count({ref.model(), ref.rank()}) == 0) {
+        endpoints_->MarkInterrupted(ref.model(), ref.rank(), version);
+      }
+    }
+  }
+  return failure;
+}
+
 absl::StatusOr<v1::SyncResponse> SyncManager::RunSync(Group& group, const v1::SyncRequest& request,
-                                                      absl::Time deadline) {
+                                                      absl::Time deadline,
+                                                      SyncProgressReporter& progress) {
   const absl::Time start = absl::Now();
   ASSIGN_OR_RETURN(std::shared_ptr<const PreparedSync> prepared, Prepared(group));
   const TransferPlan& transfer = prepared->transfer;
+  progress.SetTotals(transfer.dst_bytes, static_cast<int>(transfer.agents.size()));
+  const SyncExecutor::AgentDoneHook agent_done = [&progress](const v1::RunTasksResponse& done) {
+    progress.AgentDone(done.bytes_received());
+  };
   if (group.groups_ready_for != prepared || request.dry_run()) {
     group.groups_ready_for.reset();
+    progress.Begin(v1::SYNC_PHASE_SETTING_UP);
     RETURN_IF_ERROR(executor_->Prepare(transfer, deadline));
     group.groups_ready_for = prepared;
   }
   if (request.warmup()) {
+    progress.Begin(v1::SYNC_PHASE_WARMING_UP);
     absl::Status warmed = executor_
                               ->Transfer(transfer, next_sync_id_++, group.version,
-                                         /*empty_tasks=*/true, deadline)
+                                         TransferMode::kWarmup, deadline, nullptr, agent_done)
                               .status();
     if (!warmed.ok()) {
       group.groups_ready_for.reset();
@@ -280,45 +372,79 @@ absl::StatusOr<v1::SyncResponse> SyncManager::RunSync(Group& group, const v1::Sy
   if (request.dry_run()) {
     response.set_version(group.version);
     response.set_duration_ms(absl::ToDoubleMilliseconds(absl::Now() - start));
-    LOG(INFO) << "dry run of group " << group.spec.name()
-              << (request.warmup() ? " with" : " without") << " warm-up: " << transfer.agents.size()
-              << " agents ready";
+    LOG(INFO) << "dry run done group=" << group.spec.name()
+              << " warmup=" << (request.warmup() ? "true" : "false")
+              << " agents=" << transfer.agents.size();
     return response;
+  }
+  // Validated: placed before any byte moves, so that a sync that cannot be
+  // validated fails without touching an endpoint.
+  const bool validate = request.validate() || group.spec.validate();
+  std::shared_ptr<const ValidationPlan> validation;
+  if (validate) {
+    ASSIGN_OR_RETURN(validation, prepared->Validation());
   }
   const int64_t version = group.issued_version + 1;
   const uint64_t sync_id = next_sync_id_++;
-  const absl::Time transfer_start = absl::Now();
-  absl::StatusOr<SyncOutcome> outcome =
-      executor_->Transfer(transfer, sync_id, version, /*empty_tasks=*/false, deadline);
-  if (!outcome.ok()) {
-    group.groups_ready_for.reset();
-    return outcome.status();
-  }
-  if (outcome->bytes_received != transfer.dst_bytes) {
-    return absl::InternalError(absl::StrCat("agents wrote ", outcome->bytes_received,
-                                            " bytes, the plan needs ", transfer.dst_bytes));
-  }
-  const absl::Time transfer_end = absl::Now();
+  LOG(INFO) << "sync start sync_id=" << sync_id << " version=" << version
+            << " group=" << group.spec.name() << " agents=" << transfer.agents.size();
   // Durable before any agent may commit it: a restarted coordinator never
-  // issues this version again. If the write fails no agent is told to commit.
+  // issues this version again (a failed sync leaves a gap in the numbers).
   group.issued_version = version;
   if (absl::Status recorded = Persist(group); !recorded.ok()) {
     group.issued_version = version - 1;
     return absl::Status(recorded.code(),
                         absl::StrCat("version ", version,
-                                     " not committed (no endpoint was told to; each keeps the "
-                                     "version it held): recording it failed: ",
+                                     " not committed (no agent was asked to sync it; each endpoint "
+                                     "keeps the version it held): recording it failed: ",
                                      recorded.message()));
   }
-  const absl::Time commit_start = absl::Now();
+  // In band, agents commit as their RunTasks succeed: one RPC round per sync,
+  // which is most of a small sync's control-plane time. A validated sync
+  // commits in a round of its own, once its bytes are checked.
+  const bool commit_in_band = !validate;
+  progress.SetVersion(version);
+  progress.Begin(v1::SYNC_PHASE_TRANSFERRING);
+  const absl::Time transfer_start = absl::Now();
   std::vector<v1::EndpointRef> committed;
-  const absl::Status commit = executor_->Commit(transfer, sync_id, version, &committed);
+  absl::StatusOr<SyncOutcome> outcome = executor_->Transfer(
+      transfer, sync_id, version,
+      commit_in_band ? TransferMode::kTransferAndCommit : TransferMode::kTransfer, deadline,
+      &committed, agent_done);
+  const absl::Time transfer_end = absl::Now();
+  if (outcome.ok() && outcome->bytes_received != transfer.dst_bytes) {
+    outcome = absl::InternalError(absl::StrCat("agents wrote ", outcome->bytes_received,
+                                               " bytes, the plan needs ", transfer.dst_bytes));
+  }
+  if (outcome.ok() && validate) {
+    progress.Begin(v1::SYNC_PHASE_VALIDATING);
+    const absl::Time validate_start = absl::Now();
+    if (absl::Status valid =
+            ValidateSync(*executor_, transfer, *validation, sync_id, version, deadline);
+        !valid.ok()) {
+      return Interrupted(transfer, version, committed, valid);
+    }
+    response.set_validated(true);
+    response.set_validate_ms(absl::ToDoubleMilliseconds(absl::Now() - validate_start));
+  }
+  absl::Status commit;
+  if (outcome.ok() && !commit_in_band) {
+    progress.Begin(v1::SYNC_PHASE_COMMITTING);
+    const absl::Time commit_start = absl::Now();
+    commit = executor_->Commit(transfer, sync_id, version, &committed);
+    response.set_commit_round_ms(absl::ToDoubleMilliseconds(absl::Now() - commit_start));
+  }
   // Each endpoint's status shows what its agent confirmed, even when others failed.
   for (const v1::EndpointRef& ref : committed) {
     endpoints_->SetVersion(ref.model(), ref.rank(), version);
   }
-  RETURN_IF_ERROR(commit);
-  response.set_commit_round_ms(absl::ToDoubleMilliseconds(absl::Now() - commit_start));
+  if (!outcome.ok()) {
+    group.groups_ready_for.reset();
+    return Interrupted(transfer, version, committed,
+                       WithPartialCommit(outcome.status(), version, committed));
+  }
+  // It names the endpoints that committed.
+  if (!commit.ok()) return Interrupted(transfer, version, committed, commit);
   response.set_transfer_round_ms(absl::ToDoubleMilliseconds(transfer_end - transfer_start));
   group.version = version;
   if (group.spec.free_groups()) {
@@ -328,6 +454,7 @@ absl::StatusOr<v1::SyncResponse> SyncManager::RunSync(Group& group, const v1::Sy
   response.set_version(version);
   response.set_tensors(transfer.dst_tensors);
   response.set_bytes(transfer.dst_bytes);
+  response.set_wire_bytes(transfer.wire_bytes);
   response.set_regroup_ms(outcome->regroup_ms);
   response.set_peak_staging_bytes(outcome->peak_staging_bytes);
   response.set_waves(transfer.waves);
@@ -343,8 +470,8 @@ absl::StatusOr<v1::SyncResponse> SyncManager::RunSync(Group& group, const v1::Sy
   // committed, so it is reported as such even if its history entry could not
   // be recorded (the next write of the group carries it).
   if (absl::Status recorded = Persist(group); !recorded.ok()) {
-    LOG(ERROR) << "sync " << sync_id << " of group " << group.spec.name() << " committed version "
-               << version << " but its history entry was not recorded: " << recorded;
+    LOG(ERROR) << "sync history not recorded sync_id=" << sync_id << " version=" << version
+               << " group=" << group.spec.name() << ": " << recorded;
     errors_->Publish(
         absl::Status(recorded.code(), absl::StrCat("version ", version,
                                                    " committed, but its history entry was not "
@@ -352,9 +479,9 @@ absl::StatusOr<v1::SyncResponse> SyncManager::RunSync(Group& group, const v1::Sy
                                                    recorded.message())),
         "", group.spec.name(), version);
   }
-  LOG(INFO) << "sync " << sync_id << " of group " << group.spec.name() << " committed version "
-            << version << ": " << response.tensors() << " tensors, " << response.bytes()
-            << " bytes in " << response.duration_ms() << " ms";
+  LOG(INFO) << "sync committed sync_id=" << sync_id << " version=" << version
+            << " group=" << group.spec.name() << " tensors=" << response.tensors()
+            << " bytes=" << response.bytes() << " ms=" << response.duration_ms();
   return response;
 }
 

@@ -4,6 +4,10 @@
 // endpoints, runs syncs through the executor, keeps each group's version and
 // recent history, and publishes every failure on the error channel.
 //
+// A validated sync (SyncRequest.validate, or the group's spec) checks every
+// destination tensor against its source before it commits
+// (coordinator/executor/sync_validator.h): one that differs fails it closed.
+//
 // Syncs of one group run one at a time (a second caller waits); syncs of
 // different groups run concurrently. A group's plan (down to every agent's
 // tasks) is cached and rebuilt only when the registered agents or endpoints
@@ -34,9 +38,11 @@
 #include "absl/time/time.h"
 #include "coordinator/errors/error_channel.h"
 #include "coordinator/executor/sync_executor.h"
+#include "coordinator/metrics/coordinator_metrics.h"
 #include "coordinator/registry/agent_registry.h"
 #include "coordinator/registry/endpoint_registry.h"
 #include "coordinator/state/state_file.h"
+#include "coordinator/sync/sync_progress.h"
 #include "paramsync/v1/coordinator.pb.h"
 
 namespace paramsync::coordinator {
@@ -45,9 +51,11 @@ class SyncManager {
  public:
   static constexpr size_t kHistoryLimit = 64;
 
-  // Pointers must outlive the manager; `state` may be null (nothing persists).
+  // Pointers must outlive the manager; `state` may be null (nothing persists),
+  // `metrics` too (nothing recorded).
   SyncManager(AgentRegistry* agents, EndpointRegistry* endpoints, SyncExecutor* executor,
-              ErrorChannel* errors, StateFile* state = nullptr);
+              ErrorChannel* errors, StateFile* state = nullptr,
+              CoordinatorMetrics* metrics = nullptr);
 
   // Takes the groups of the state file (none without one); call once, before
   // serving. A group whose spec is no longer valid fails it, naming the file.
@@ -63,8 +71,14 @@ class SyncManager {
   absl::StatusOr<v1::SyncPlan> GetPlan(const std::string& group);
 
   // Runs one sync of `request.group()` (or its dry run / warm-up); see the file
-  // comment.
-  absl::StatusOr<v1::SyncResponse> Sync(const v1::SyncRequest& request, absl::Time deadline);
+  // comment. `progress` (may be null) is told each step once the group is
+  // found (sync_progress.h).
+  absl::StatusOr<v1::SyncResponse> Sync(const v1::SyncRequest& request, absl::Time deadline,
+                                        const SyncProgressCallback& progress = nullptr);
+
+  // Every group by name, with its committed version and how its last sync went;
+  // never waits for a sync in progress.
+  std::vector<v1::SyncGroupStatus> ListGroups();
 
   // The group's recent committed syncs, oldest first (waits for a sync of the
   // group in progress). NOT_FOUND for an unknown group.
@@ -93,14 +107,26 @@ class SyncManager {
     // Registry generations `cached` was built from.
     int64_t cached_agents ABSL_GUARDED_BY(cache_mu) = -1;
     int64_t cached_endpoints ABSL_GUARDED_BY(cache_mu) = -1;
+
+    // What ListGroups shows (spec aside), apart from sync_mu so that listing
+    // never waits for a sync.
+    absl::Mutex status_mu;
+    v1::SyncGroupStatus status ABSL_GUARDED_BY(status_mu);
   };
 
   absl::StatusOr<std::shared_ptr<Group>> FindGroup(const std::string& name);
   // The group's prepared sync, from the cache when the registries did not change.
   absl::StatusOr<std::shared_ptr<const PreparedSync>> Prepared(Group& group);
   absl::StatusOr<v1::SyncResponse> RunSync(Group& group, const v1::SyncRequest& request,
-                                           absl::Time deadline)
+                                           absl::Time deadline, SyncProgressReporter& progress)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(group.sync_mu);
+  // `failure` of the sync of `version`, after marking every receiver of
+  // `transfer` that did not commit it as interrupted (its bytes may be mixed).
+  absl::Status Interrupted(const TransferPlan& transfer, int64_t version,
+                           const std::vector<v1::EndpointRef>& committed, absl::Status failure);
+  // Records how a sync of `group` ended, for ListGroups.
+  void RecordOutcome(Group& group, const v1::SyncRequest& request,
+                     const absl::StatusOr<v1::SyncResponse>& result);
   // Writes the group's spec, versions and history to the state file, if any.
   absl::Status Persist(const Group& group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(group.sync_mu);
 
@@ -109,6 +135,7 @@ class SyncManager {
   SyncExecutor* const executor_;
   ErrorChannel* const errors_;
   StateFile* const state_;
+  CoordinatorMetrics* const metrics_;
   std::atomic<uint64_t> next_sync_id_;
   std::atomic<int64_t> plans_built_{0};
 

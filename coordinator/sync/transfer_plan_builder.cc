@@ -14,6 +14,7 @@
 #include "common/status_macros.h"
 #include "coordinator/sync/regroup_plan_builder.h"
 #include "coordinator/sync/staging_waves.h"
+#include "coordinator/sync/wire_bytes.h"
 
 namespace paramsync::coordinator {
 namespace {
@@ -28,6 +29,11 @@ bool Adjacent(const v1::ParameterSpec& a, const v1::ParameterSpec& b) {
 std::string ShapeString(absl::Span<const int64_t> shape) {
   return absl::StrCat("[", absl::StrJoin(shape, ","), "]");
 }
+
+// Shards at least this large travel sliced on the wire where they can
+// (TensorMove.sliced_on_wire): smaller ones save little staging and would cost
+// an operation per slice.
+constexpr uint64_t kSlicedOnWireMinBytes = 1 << 20;
 
 // A tensor move and the staging wave it belongs to.
 struct WaveMove {
@@ -75,6 +81,12 @@ class TaskAssembler {
           stage2_roots.count({broadcast.param_group, broadcast.stage + 1, receiver}) > 0);
     }
     ASSIGN_OR_RETURN(std::vector<WaveMove> moves, MovesFrom(broadcast));
+    // Large dim-0 shards of stage 1 travel as their slices: each receiver's own
+    // slice lands in its tensor, only the others are staged (and forwarded one
+    // receiver's slice at a time: stage-2 groups are pairs).
+    if (broadcast.stage == 1) {
+      for (WaveMove& m : moves) m.move.set_sliced_on_wire(SlicesOnWire(m.move));
+    }
     // A forward to one receiver carries only its slice (ChatLearn sends the
     // whole shard and lets the receiver cut it).
     if (broadcast.stage > 1 && broadcast.receivers.size() == 1) {
@@ -158,6 +170,16 @@ class TaskAssembler {
       }
       moves[i].set_joins_next(joins);
     }
+  }
+
+  // Whether `move` (of stage 1) can travel as its slices: split, each slice
+  // contiguous in the shard, and large enough to be worth the operations.
+  static bool SlicesOnWire(const v1::TensorMove& move) {
+    if (move.num_slices() < 2) return false;
+    for (int d = 0; d < move.slice_dim(); ++d) {
+      if (move.wire_shape(d) != 1) return false;
+    }
+    return TensorBytes(move.dtype(), move.wire_shape()).value_or(0) >= kSlicedOnWireMinBytes;
   }
 
   // Stage 1: the trainer rank's parameters of the transfer's param group
@@ -244,6 +266,7 @@ class TaskAssembler {
     whole.set_src_name(move.dst_name());
     whole.set_joins_next(false);
     whole.set_from_staging(true);
+    whole.set_sliced_on_wire(false);
     whole_moves_[{broadcast.param_group, broadcast.stage, receiver.sync_rank}].push_back(
         {std::move(whole), wave});
     return absl::OkStatus();
@@ -260,17 +283,36 @@ class TaskAssembler {
   std::map<int, absl::flat_hash_map<std::string, const v1::ParameterSpec*>> parameters_;
 };
 
+}  // namespace
+
 v1::GroupMember MemberOf(const SyncRank& rank) {
   v1::GroupMember member;
   member.set_sync_rank(rank.sync_rank);
   member.set_agent_id(rank.agent.agent_id());
   member.set_agent_address(rank.agent.address());
+  member.set_data_address(rank.agent.data_address());
   member.set_model(rank.endpoint.spec.model());
   member.set_model_rank(rank.endpoint.spec.rank());
   return member;
 }
 
-}  // namespace
+std::vector<AgentWork> FinishAgentWork(const SyncParticipants& participants,
+                                       std::map<std::string, AgentWork> by_agent) {
+  for (int r = participants.num_src; r < static_cast<int>(participants.ranks.size()); ++r) {
+    const SyncRank& rank = participants.ranks[r];
+    v1::EndpointRef ref;
+    ref.set_model(rank.endpoint.spec.model());
+    ref.set_rank(rank.endpoint.spec.rank());
+    by_agent[rank.agent.agent_id()].receivers.push_back(std::move(ref));
+  }
+  for (const SyncRank& rank : participants.ranks) {
+    auto it = by_agent.find(rank.agent.agent_id());
+    if (it != by_agent.end()) it->second.agent = rank.agent;
+  }
+  std::vector<AgentWork> out;
+  for (auto& [id, work] : by_agent) out.push_back(std::move(work));
+  return out;
+}
 
 absl::StatusOr<TransferPlan> BuildTransferPlan(const planner::SyncPlan& plan,
                                                const SyncParticipants& participants,
@@ -325,10 +367,12 @@ absl::StatusOr<TransferPlan> BuildTransferPlan(const planner::SyncPlan& plan,
     for_agents_of(group.name, group.members, [&](AgentWork& work) {
       for (const v1::RegroupTask& task : group.tasks) *work.tasks.add_regroups() = task;
     });
+    for (const v1::RegroupTask& task : group.tasks) out.wire_bytes += WireBytes(task);
   }
   for (const planner::PlannedTransfer& transfer : plan.transfers) {
     ASSIGN_OR_RETURN(std::vector<v1::TransferTask> tasks,
                      assembler.Assemble(transfer, stage2_roots));
+    for (const v1::TransferTask& task : tasks) out.wire_bytes += WireBytes(task);
     std::vector<int> ranks = transfer.receivers;
     ranks.push_back(transfer.root);
     for_agents_of(transfer.group_name, ranks, [&](AgentWork& work) {
@@ -339,23 +383,13 @@ absl::StatusOr<TransferPlan> BuildTransferPlan(const planner::SyncPlan& plan,
   RETURN_IF_ERROR(assembler.CheckCoverage());
 
   for (int r = participants.num_src; r < static_cast<int>(participants.ranks.size()); ++r) {
-    const SyncRank& rank = participants.ranks[r];
-    AgentWork& work = work_by_agent[rank.agent.agent_id()];
-    v1::EndpointRef ref;
-    ref.set_model(rank.endpoint.spec.model());
-    ref.set_rank(rank.endpoint.spec.rank());
-    work.receivers.push_back(ref);
-    for (const v1::ParameterSpec& p : rank.endpoint.parameters) {
+    for (const v1::ParameterSpec& p : participants.ranks[r].endpoint.parameters) {
       ASSIGN_OR_RETURN(const uint64_t bytes, TensorBytes(p.dtype(), p.shape()));
       out.dst_bytes += static_cast<int64_t>(bytes);
       out.dst_tensors += 1;
     }
   }
-  for (const SyncRank& rank : participants.ranks) {
-    auto it = work_by_agent.find(rank.agent.agent_id());
-    if (it != work_by_agent.end()) it->second.agent = rank.agent;
-  }
-  for (auto& [id, work] : work_by_agent) out.agents.push_back(std::move(work));
+  out.agents = FinishAgentWork(participants, std::move(work_by_agent));
   return out;
 }
 

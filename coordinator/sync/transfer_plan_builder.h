@@ -12,6 +12,8 @@
 #define PARAMSYNC_COORDINATOR_SYNC_TRANSFER_PLAN_BUILDER_H_
 
 #include <cstdint>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -34,6 +36,7 @@ struct TransferPlan {
   int64_t dst_tensors = 0;        // Tensors written across all inference ranks.
   int64_t dst_bytes = 0;          // Bytes written across all inference ranks.
   int waves = 1;                  // Staging waves (staging_waves.h).
+  int64_t wire_bytes = 0;         // Bytes moved between ranks (wire_bytes.h).
 };
 
 struct TransferOptions {
@@ -41,6 +44,15 @@ struct TransferOptions {
   // less: no bound, one wave.
   int64_t staging_budget_bytes = kDefaultStagingBudgetBytes;
 };
+
+// `rank` as a member of a collective group.
+v1::GroupMember MemberOf(const SyncRank& rank);
+
+// The work of every agent of `by_agent` (keyed by agent id) and of every
+// inference rank's agent, in agent-id order: each with its AgentInfo and its
+// inference endpoints as the receivers that commit the version.
+std::vector<AgentWork> FinishAgentWork(const SyncParticipants& participants,
+                                       std::map<std::string, AgentWork> by_agent);
 
 absl::StatusOr<TransferPlan> BuildTransferPlan(const planner::SyncPlan& plan,
                                                const SyncParticipants& participants,

@@ -12,14 +12,17 @@ It is loaded once, on first use, so importing :mod:`paramsync` never fails for
 lack of the library.
 """
 
+from __future__ import annotations
+
 import ctypes
 import os
 import threading
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 __all__ = ["ParamsyncError", "library", "library_path", "STATUS_CODES"]
 
 # absl::StatusCode / grpc::StatusCode values and their names.
-STATUS_CODES = {
+STATUS_CODES: Dict[int, str] = {
     0: "OK",
     1: "CANCELLED",
     2: "UNKNOWN",
@@ -53,7 +56,11 @@ class ParamsyncError(RuntimeError):
         back unchanged, prefixed with the RPC that failed).
     """
 
-    def __init__(self, code, message):
+    code: str
+    code_value: int
+    message: str
+
+    def __init__(self, code: Union[int, str], message: str) -> None:
         if isinstance(code, int):
             self.code_value = code
             self.code = STATUS_CODES.get(code, "CODE_%d" % code)
@@ -64,15 +71,15 @@ class ParamsyncError(RuntimeError):
         self.message = message
         super().__init__("%s: %s" % (self.code, message))
 
-    def __reduce__(self):  # Picklable across multiprocessing.
+    def __reduce__(self) -> Tuple[Any, Tuple[int, str]]:  # Picklable across multiprocessing.
         return (ParamsyncError, (self.code_value, self.message))
 
 
-def _candidates():
+def _candidates() -> Tuple[List[str], bool]:
     env = os.environ.get("PARAMSYNC_LIB")
     if env:
         return [env], True
-    paths = []
+    paths: List[str] = []
     directory = _PACKAGE_DIR
     while True:
         candidate = os.path.join(directory, "bazel-bin", "client", _LIB_NAME)
@@ -90,8 +97,8 @@ def _candidates():
 
 
 _lock = threading.Lock()
-_lib = None
-_lib_path = None
+_lib: Optional[ctypes.CDLL] = None
+_lib_path: Optional[str] = None
 
 # Declarations: name -> (restype, argtypes). Strings returned through char**
 # are received as c_void_p so that they can be handed back to
@@ -104,7 +111,7 @@ _c_uint64 = ctypes.c_uint64
 
 EVENT_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
 
-_SIGNATURES = {
+_SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
     "paramsync_last_error": (_c_char_p, []),
     "paramsync_free_string": (None, [_c_void_p]),
     "paramsync_set_security": (_c_int, [_c_char_p, _c_char_p, _c_char_p, _c_char_p, _c_char_p]),
@@ -122,13 +129,19 @@ _SIGNATURES = {
         _c_int, [_c_char_p, _c_char_p, _c_int, _c_int64, ctypes.POINTER(_c_int64)]),
     "paramsync_create_group": (_c_int, [_c_char_p, _c_char_p, _c_int64]),
     "paramsync_sync": (_c_int, [_c_char_p, _c_char_p, _c_int64, ctypes.POINTER(_c_void_p)]),
+    "paramsync_sync_with_progress": (
+        _c_int, [_c_char_p, _c_char_p, _c_int64, EVENT_CALLBACK, _c_void_p,
+                 ctypes.POINTER(_c_void_p)]),
+    "paramsync_list_groups": (_c_int, [_c_char_p, _c_int64, ctypes.POINTER(_c_void_p)]),
     "paramsync_get_plan": (_c_int, [_c_char_p, _c_char_p, _c_int64, ctypes.POINTER(_c_void_p)]),
     "paramsync_status": (_c_int, [_c_char_p, _c_int64, ctypes.POINTER(_c_void_p)]),
     "paramsync_watch_errors": (_c_int, [_c_char_p, _c_int64, EVENT_CALLBACK, _c_void_p]),
+    "paramsync_watch_errors_since": (
+        _c_int, [_c_char_p, _c_int64, _c_int64, EVENT_CALLBACK, _c_void_p]),
 }
 
 
-def library():
+def library() -> Any:
     """Returns the loaded ``ctypes.CDLL`` with every function declared.
 
     Loads it on the first call. Raises ``OSError`` naming the paths tried when
@@ -139,7 +152,7 @@ def library():
         if _lib is not None:
             return _lib
         paths, from_env = _candidates()
-        errors = []
+        errors: List[str] = []
         for path in paths:
             if not from_env and not os.path.exists(path):
                 errors.append("%s: not found" % path)
@@ -166,13 +179,16 @@ def library():
             % (_LIB_NAME, "; ".join(errors)))
 
 
-def library_path():
-    """The path of the loaded library (loading it if needed)."""
+def library_path() -> str:
+    """The path of the loaded library (loading it if needed).
+
+    Raises ``OSError`` when no library can be loaded.
+    """
     library()
-    return _lib_path
+    return str(_lib_path)
 
 
-def check(rc):
+def check(rc: int) -> None:
     """Raises ParamsyncError for a non-zero return code of a C ABI function.
 
     Must be called on the thread that made the call (the message is per thread).
@@ -182,7 +198,7 @@ def check(rc):
         raise ParamsyncError(int(rc), message.decode("utf-8", "replace") if message else "")
 
 
-def take_string(pointer):
+def take_string(pointer: Optional[int]) -> str:
     """Decodes a char* returned by the library and frees it."""
     if not pointer:
         return ""
@@ -192,7 +208,7 @@ def take_string(pointer):
         library().paramsync_free_string(pointer)
 
 
-def timeout_ms(timeout):
+def timeout_ms(timeout: Optional[float]) -> int:
     """Seconds (float) to the library's milliseconds; at least 1 ms.
 
     The C ABI reads 0 or less as its default of 30 s, so a positive timeout is
@@ -205,7 +221,8 @@ def timeout_ms(timeout):
     return max(1, int(round(timeout * 1000.0)))
 
 
-def encode(text):
+def encode(text: Union[str, bytes]) -> bytes:
+    """``text`` as UTF-8 bytes for a ``const char*`` argument."""
     if isinstance(text, bytes):
         return text
     return str(text).encode("utf-8")

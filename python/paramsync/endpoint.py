@@ -8,16 +8,24 @@ tensors in place. The region is unlinked when the :class:`Endpoint` is closed
 (the agent keeps its own mapping).
 """
 
+from __future__ import annotations
+
 import ctypes
 import json
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _lib
+from .framework_layout import FrameworkLayout
+
+# What a tensor may be given as: a numpy array (its values are copied into
+# shared memory), or (shape, dtype name) to allocate zeros.
+TensorSpec = Union[Any, Tuple[Union[int, Sequence[int]], str]]
 
 __all__ = ["DTYPES", "Endpoint", "register_endpoint"]
 
 # dtype name -> (paramsync.v1.DType name, element size, numpy dtype used for views).
 # numpy has no bfloat16: bfloat16 tensors are exposed as uint16 views of their bits.
-DTYPES = {
+DTYPES: Dict[str, Tuple[str, int, str]] = {
     "float32": ("DTYPE_FLOAT32", 4, "float32"),
     "float16": ("DTYPE_FLOAT16", 2, "float16"),
     "bfloat16": ("DTYPE_BFLOAT16", 2, "uint16"),
@@ -31,7 +39,7 @@ DTYPES = {
 _ROLES = {"trainer": "ROLE_TRAINER", "inference": "ROLE_INFERENCE"}
 
 
-def _numpy():
+def _numpy() -> Any:
     try:
         import numpy
     except ImportError:
@@ -39,7 +47,7 @@ def _numpy():
     return numpy
 
 
-def _dtype_name(dtype):
+def _dtype_name(dtype: Any) -> str:
     """A dtype string, or anything whose str() is one (numpy dtypes, torch dtypes)."""
     name = str(dtype)
     if name.startswith("torch."):
@@ -53,7 +61,8 @@ def _dtype_name(dtype):
 class _Tensor:
     __slots__ = ("name", "dtype", "shape", "dims", "initial")
 
-    def __init__(self, name, dtype, shape, dims, initial):
+    def __init__(self, name: str, dtype: str, shape: Tuple[int, ...], dims: Dict[str, int],
+                 initial: Any) -> None:
         self.name = name
         self.dtype = dtype
         self.shape = shape
@@ -67,9 +76,13 @@ class _Tensor:
 _DIM_ARGUMENTS = {"tp_split_dims": "tp_split_dim", "expert_dims": "expert_dim"}
 
 
-def check_dim_arguments(tensors, **dim_maps):
-    """Each of ``dim_maps`` (argument name -> dict) as a dict, naming only ``tensors``."""
-    checked = {}
+def check_dim_arguments(tensors: Mapping[str, Any],
+                        **dim_maps: Optional[Mapping[str, int]]) -> Dict[str, Dict[str, int]]:
+    """Each of ``dim_maps`` (argument name -> dict) as a dict, naming only ``tensors``.
+
+    Raises ValueError naming the tensors a map names that ``tensors`` lacks.
+    """
+    checked: Dict[str, Dict[str, int]] = {}
     for argument, mapping in dim_maps.items():
         mapping = dict(mapping or {})
         unknown = sorted(map(str, set(mapping) - set(tensors)))
@@ -80,9 +93,13 @@ def check_dim_arguments(tensors, **dim_maps):
     return checked
 
 
-def tensor_dims(name, shape, dim_maps):
-    """The spec dimensions of tensor ``name`` from checked ``dim_maps``."""
-    dims = {}
+def tensor_dims(name: str, shape: Sequence[int],
+                dim_maps: Mapping[str, Mapping[str, int]]) -> Dict[str, int]:
+    """The spec dimensions of tensor ``name`` from checked ``dim_maps``.
+
+    Raises ValueError for a dimension outside the tensor, or two that coincide.
+    """
+    dims: Dict[str, int] = {}
     for argument, mapping in dim_maps.items():
         dim = mapping.get(name)
         if dim is None:
@@ -98,8 +115,9 @@ def tensor_dims(name, shape, dim_maps):
     return dims
 
 
-def _parse_tensors(tensors, dim_maps):
-    if not isinstance(tensors, dict) or not tensors:
+def _parse_tensors(tensors: Mapping[str, TensorSpec],
+                   dim_maps: Mapping[str, Mapping[str, int]]) -> List[_Tensor]:
+    if not isinstance(tensors, Mapping) or not tensors:
         raise ValueError("tensors must be a non-empty dict: name -> numpy array "
                          "or name -> (shape, dtype)")
     parsed = []
@@ -112,7 +130,7 @@ def _parse_tensors(tensors, dim_maps):
                 shape = (shape,)
             shape = tuple(int(d) for d in shape)
             dtype = _dtype_name(dtype)
-            initial = None
+            initial: Any = None
         else:
             np = _numpy()
             if np is None:
@@ -132,12 +150,17 @@ def _parse_tensors(tensors, dim_maps):
     return parsed
 
 
-def _endpoint_spec(model, role, rank, *, replica, local_rank, tp_size, pp_size, ep_size,
-                   dp_size, tp_rank, pp_rank, ep_rank, dp_rank):
+def _endpoint_spec(model: str, role: str, rank: int, *, replica: int, local_rank: int,
+                   tp_size: int, pp_size: int, ep_size: int, dp_size: int, tp_rank: int,
+                   pp_rank: int, ep_rank: int, dp_rank: int,
+                   framework_layout: Optional[FrameworkLayout] = None) -> Dict[str, Any]:
     """A paramsync.v1.EndpointSpec as a dict (proto JSON field names)."""
     if role not in _ROLES:
         raise ValueError("role must be 'trainer' or 'inference', got %r" % (role,))
-    return {
+    if framework_layout is not None and not isinstance(framework_layout, FrameworkLayout):
+        raise TypeError("framework_layout must be a paramsync.FrameworkLayout, got %s"
+                        % type(framework_layout).__name__)
+    spec: Dict[str, Any] = {
         "model": model,
         "role": _ROLES[role],
         "rank": int(rank),
@@ -150,19 +173,27 @@ def _endpoint_spec(model, role, rank, *, replica, local_rank, tp_size, pp_size, 
             "ep_rank": int(ep_rank), "dp_rank": int(dp_rank),
         },
     }
+    if framework_layout is not None:
+        spec["layout"] = framework_layout.spec()
+    return spec
 
 
-def parameter_spec(name, dtype, shape, dims):
+def parameter_spec(name: str, dtype: str, shape: Sequence[int],
+                   dims: Mapping[str, int]) -> Dict[str, Any]:
     """A paramsync.v1.ParameterSpec as a dict; `dtype` is a key of DTYPES."""
-    spec = {"name": name, "dtype": DTYPES[dtype][0], "shape": list(shape)}
+    spec: Dict[str, Any] = {"name": name, "dtype": DTYPES[dtype][0], "shape": list(shape)}
     spec.update(dims)
     return spec
 
 
-def register_endpoint(agent_address, model, role, rank, *, tensors, replica=0,
-                      local_rank=0, tp_size=1, pp_size=1, ep_size=1, dp_size=1,
-                      tp_rank=0, pp_rank=0, ep_rank=0, dp_rank=0, tp_split_dims=None,
-                      expert_dims=None, timeout=30.0):
+def register_endpoint(agent_address: str, model: str, role: str, rank: int, *,
+                      tensors: Mapping[str, TensorSpec], replica: int = 0, local_rank: int = 0,
+                      tp_size: int = 1, pp_size: int = 1, ep_size: int = 1, dp_size: int = 1,
+                      tp_rank: int = 0, pp_rank: int = 0, ep_rank: int = 0, dp_rank: int = 0,
+                      tp_split_dims: Optional[Mapping[str, int]] = None,
+                      expert_dims: Optional[Mapping[str, int]] = None,
+                      framework_layout: Optional[FrameworkLayout] = None,
+                      timeout: float = 30.0) -> "Endpoint":
     """Registers this process's tensors as endpoint (``model``, ``rank``).
 
     Args:
@@ -185,6 +216,11 @@ def register_endpoint(agent_address, model, role, rank, *, tensors, replica=0,
         weight (``[experts, ...]``); for sync groups with ``hep`` (hyper expert
         parallel), whose trainers regroup these tensors. A trainer rank holds
         its EP block of experts, split by TP along its tp_split_dim.
+      framework_layout: the framework layout the tensors follow (a
+        :class:`paramsync.FrameworkLayout`): the coordinator derives where
+        their elements sit in the model's logical parameters, for groups with
+        ``strategy="direct"``. The tensors must be exactly the layout's for
+        this rank.
       timeout: seconds to wait for the agent (it may still be starting) and its
         registration with the coordinator.
 
@@ -205,11 +241,11 @@ def register_endpoint(agent_address, model, role, rank, *, tensors, replica=0,
     endpoint_spec = _endpoint_spec(
         model, role, rank, replica=replica, local_rank=local_rank, tp_size=tp_size,
         pp_size=pp_size, ep_size=ep_size, dp_size=dp_size, tp_rank=tp_rank, pp_rank=pp_rank,
-        ep_rank=ep_rank, dp_rank=dp_rank)
-    dim_maps = check_dim_arguments(tensors if isinstance(tensors, dict) else {},
+        ep_rank=ep_rank, dp_rank=dp_rank, framework_layout=framework_layout)
+    dim_maps = check_dim_arguments(tensors if isinstance(tensors, Mapping) else {},
                                    tp_split_dims=tp_split_dims, expert_dims=expert_dims)
     parsed = _parse_tensors(tensors, dim_maps)
-    request = {
+    request: Dict[str, Any] = {
         "endpoint": endpoint_spec,
         "tensors": [{"spec": parameter_spec(t.name, t.dtype, t.shape, t.dims)} for t in parsed],
     }
@@ -245,21 +281,22 @@ class Endpoint:
     Not thread-safe for close() racing other calls.
     """
 
-    def __init__(self, handle, agent_address, spec, tensors):
-        self._handle = handle
+    def __init__(self, handle: ctypes.c_void_p, agent_address: str, spec: Dict[str, Any],
+                 tensors: List[_Tensor]) -> None:
+        self._handle: Optional[ctypes.c_void_p] = handle
         self.agent_address = agent_address
         self.spec = spec
         self.model = spec["model"]
         self.rank = spec["rank"]
         self.role = "trainer" if spec["role"] == "ROLE_TRAINER" else "inference"
         self._decls = {t.name: t for t in tensors}
-        self.names = [t.name for t in tensors]
-        self._buffers = {}
-        self._views = None
+        self.names: List[str] = [t.name for t in tensors]
+        self._buffers: Dict[str, Any] = {}
+        self._views: Optional[Dict[str, Any]] = None
 
     # -- memory ---------------------------------------------------------------
 
-    def _raw(self, name):
+    def _raw(self, name: str) -> Any:
         if self._handle is None:
             raise ValueError("endpoint %s rank %d is closed" % (self.model, self.rank))
         if name not in self._decls:
@@ -286,27 +323,27 @@ class Endpoint:
             self._buffers[name] = buffer
         return buffer
 
-    def buffer(self, name):
+    def buffer(self, name: str) -> memoryview:
         """A writable ``memoryview`` (format 'B') over tensor ``name``'s bytes.
 
         Needs no numpy. Raises KeyError for an unknown name, ValueError once closed.
         """
         return memoryview(self._raw(name)).cast("B")
 
-    def nbytes(self, name):
-        """Size of tensor ``name`` in bytes."""
+    def nbytes(self, name: str) -> int:
+        """Size of tensor ``name`` in bytes. Raises KeyError for an unknown name."""
         return len(self._raw(name))
 
-    def dtype(self, name):
-        """The declared dtype string of tensor ``name`` (e.g. "bfloat16")."""
+    def dtype(self, name: str) -> str:
+        """The declared dtype string of tensor ``name`` (e.g. "bfloat16"); KeyError if unknown."""
         return self._decls[name].dtype
 
-    def shape(self, name):
-        """The declared shape (local shard) of tensor ``name``."""
+    def shape(self, name: str) -> Tuple[int, ...]:
+        """The declared shape (local shard) of tensor ``name``; KeyError if unknown."""
         return self._decls[name].shape
 
     @property
-    def tensors(self):
+    def tensors(self) -> Dict[str, Any]:
         """dict name -> numpy array viewing the tensor in shared memory.
 
         bfloat16 tensors are uint16 views of their bits. Needs numpy (ImportError
@@ -328,7 +365,7 @@ class Endpoint:
 
     # -- agent ----------------------------------------------------------------
 
-    def version(self, timeout=10.0):
+    def version(self, timeout: float = 10.0) -> int:
         """The weights version this endpoint holds, as its agent knows it.
 
         0 until the first sync that wrote it completed everywhere. Blocks for one
@@ -342,7 +379,7 @@ class Endpoint:
             self._handle, _lib.timeout_ms(timeout), ctypes.byref(version)))
         return version.value
 
-    def close(self):
+    def close(self) -> None:
         """Unmaps and unlinks the shared memory. Idempotent; never raises.
 
         The agent keeps its mapping and its registration; views from
@@ -358,20 +395,20 @@ class Endpoint:
                 pass
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
         return self._handle is None
 
-    def __enter__(self):
+    def __enter__(self) -> "Endpoint":
         return self
 
-    def __exit__(self, *exc):
-        self.close()
-        return False
-
-    def __del__(self):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __repr__(self):
+    def __del__(self) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
         return "<paramsync.Endpoint %s rank %d (%s) at %s, %d tensors%s>" % (
             self.model, self.rank, self.role, self.agent_address, len(self.names),
             ", closed" if self.closed else "")

@@ -11,17 +11,22 @@ can set them instead with :func:`configure_security`::
                                  token_file="/etc/paramsync/token")
 """
 
+from __future__ import annotations
+
+from typing import Optional
+
 from . import _lib
 
 __all__ = ["configure_security"]
 
 
-def _path(value):
+def _path(value: Optional[str]) -> Optional[bytes]:
     return None if value is None else _lib.encode(value)
 
 
-def configure_security(tls_ca=None, tls_cert=None, tls_key=None, token_file=None,
-                       tls_server_name=None):
+def configure_security(tls_ca: Optional[str] = None, tls_cert: Optional[str] = None,
+                       tls_key: Optional[str] = None, token_file: Optional[str] = None,
+                       tls_server_name: Optional[str] = None) -> None:
     """Sets the TLS material and bearer token of every later call of this process.
 
     tls_ca: PEM CA bundle verifying servers; given, calls use TLS.

@@ -22,12 +22,16 @@ PyTorch is imported only when this module's functions are called: the package
 imports without it.
 """
 
+from __future__ import annotations
+
 import base64
 import ctypes
 import json
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from . import _lib
 from .endpoint import _endpoint_spec, check_dim_arguments, parameter_spec, tensor_dims
+from .framework_layout import FrameworkLayout
 
 __all__ = ["TorchEndpoint", "register_torch_endpoint"]
 
@@ -41,7 +45,7 @@ _EXPANDABLE_SEGMENTS_HINT = (
     "expandable_segments:False) in this process before it allocates the tensors")
 
 # torch dtype attribute name -> paramsync dtype name (a key of endpoint.DTYPES).
-_TORCH_DTYPES = {
+_TORCH_DTYPES: Dict[str, str] = {
     "float32": "float32",
     "float16": "float16",
     "bfloat16": "bfloat16",
@@ -53,7 +57,7 @@ _TORCH_DTYPES = {
 }
 
 
-def _torch():
+def _torch() -> Any:
     try:
         import torch
     except ImportError as e:
@@ -61,7 +65,7 @@ def _torch():
     return torch
 
 
-def _dtype_name(torch, name, dtype):
+def _dtype_name(torch: Any, name: str, dtype: Any) -> str:
     for attribute, paramsync_name in _TORCH_DTYPES.items():
         if getattr(torch, attribute, None) == dtype:
             return paramsync_name
@@ -69,7 +73,7 @@ def _dtype_name(torch, name, dtype):
                      % (name, dtype, ", ".join("torch." + a for a in _TORCH_DTYPES)))
 
 
-def cuda_ipc_handle(shared_handle, name="?"):
+def cuda_ipc_handle(shared_handle: bytes, name: str = "?") -> bytes:
     """The 64-byte cudaIpcMemHandle_t inside a handle from ``_share_cuda_()``.
 
     Accepts the raw handle (PyTorch before 2.5) and the versioned form
@@ -95,9 +99,18 @@ class _Placed:
     """One tensor as registered: spec fields, then where its bytes are."""
 
     __slots__ = ("name", "tensor", "dtype", "shape", "dims", "handle", "offset", "nbytes")
+    name: str
+    tensor: Any
+    dtype: str
+    shape: Tuple[int, ...]
+    dims: Dict[str, int]
+    handle: bytes
+    offset: int
+    nbytes: int
 
 
-def _check(torch, name, tensor, dim_maps):
+def _check(torch: Any, name: str, tensor: Any,
+           dim_maps: Mapping[str, Mapping[str, int]]) -> _Placed:
     """Checks one tensor; returns its _Placed with the spec fields filled in."""
     if not isinstance(name, str) or not name:
         raise ValueError("tensor names must be non-empty strings, got %r" % (name,))
@@ -131,7 +144,7 @@ def _check(torch, name, tensor, dim_maps):
     return placed
 
 
-def _locate(placed, shared):
+def _locate(placed: _Placed, shared: Dict[Tuple[int, int], Any]) -> None:
     """Fills in the IPC handle of the allocation holding the tensor and its place there.
 
     `shared` caches _share_cuda_() per storage (several tensors may view one).
@@ -166,18 +179,23 @@ def _locate(placed, shared):
     placed.offset = storage_offset_bytes + start
 
 
-def register_torch_endpoint(agent_address, model, role, rank, *, tensors, replica=0,
-                            local_rank=0, tp_size=1, pp_size=1, ep_size=1, dp_size=1,
-                            tp_rank=0, pp_rank=0, ep_rank=0, dp_rank=0, tp_split_dims=None,
-                            expert_dims=None, timeout=30.0):
+def register_torch_endpoint(agent_address: str, model: str, role: str, rank: int, *,
+                            tensors: Mapping[str, Any], replica: int = 0, local_rank: int = 0,
+                            tp_size: int = 1, pp_size: int = 1, ep_size: int = 1,
+                            dp_size: int = 1, tp_rank: int = 0, pp_rank: int = 0,
+                            ep_rank: int = 0, dp_rank: int = 0,
+                            tp_split_dims: Optional[Mapping[str, int]] = None,
+                            expert_dims: Optional[Mapping[str, int]] = None,
+                            framework_layout: Optional[FrameworkLayout] = None,
+                            timeout: float = 30.0) -> "TorchEndpoint":
     """Registers this process's CUDA tensors, in place, as endpoint (``model``, ``rank``).
 
     Args:
       agent_address: ``host:port`` of the agent serving the tensors' GPU
         (``paramsync-agent --device=cuda:N``).
       model, role, rank, replica, local_rank, tp_size, pp_size, ep_size, dp_size,
-        tp_rank, pp_rank, ep_rank, dp_rank, tp_split_dims, expert_dims, timeout: as for
-        :func:`paramsync.register_endpoint`.
+        tp_rank, pp_rank, ep_rank, dp_rank, tp_split_dims, expert_dims,
+        framework_layout, timeout: as for :func:`paramsync.register_endpoint`.
       tensors: dict name -> ``torch.Tensor``: this rank's local shards, all on one
         CUDA device, contiguous, non-empty, of dtype float32, float16, bfloat16,
         float64, int8, uint8, int32 or int64 (model parameters may be passed as
@@ -204,8 +222,8 @@ def register_torch_endpoint(agent_address, model, role, rank, *, tensors, replic
     endpoint_spec = _endpoint_spec(
         model, role, rank, replica=replica, local_rank=local_rank, tp_size=tp_size,
         pp_size=pp_size, ep_size=ep_size, dp_size=dp_size, tp_rank=tp_rank, pp_rank=pp_rank,
-        ep_rank=ep_rank, dp_rank=dp_rank)
-    if not isinstance(tensors, dict) or not tensors:
+        ep_rank=ep_rank, dp_rank=dp_rank, framework_layout=framework_layout)
+    if not isinstance(tensors, Mapping) or not tensors:
         raise ValueError("tensors must be a non-empty dict: name -> torch.Tensor")
     dim_maps = check_dim_arguments(tensors, tp_split_dims=tp_split_dims,
                                    expert_dims=expert_dims)
@@ -220,7 +238,7 @@ def register_torch_endpoint(agent_address, model, role, rank, *, tensors, replic
                 "tensor %r is on %s but tensor %r is on %s: one endpoint is one GPU rank "
                 "(register each GPU's tensors with that GPU's agent)"
                 % (p.name, p.tensor.device, placed[0].name, device))
-    shared = {}
+    shared: Dict[Tuple[int, int], Any] = {}
     for p in placed:
         _locate(p, shared)
     # A trainer's values written before registering are complete before any sync.
@@ -265,33 +283,34 @@ class TorchEndpoint:
     expected, the agent still maps it).
     """
 
-    def __init__(self, agent_address, spec, device, placed, attachment=None):
+    def __init__(self, agent_address: str, spec: Dict[str, Any], device: Any,
+                 placed: List[_Placed], attachment: Optional[ctypes.c_void_p] = None) -> None:
         self.agent_address = agent_address
         self.spec = spec
         self.model = spec["model"]
         self.rank = spec["rank"]
         self.role = "trainer" if spec["role"] == "ROLE_TRAINER" else "inference"
         self.device = device
-        self.names = [p.name for p in placed]
-        self._tensors = {p.name: p.tensor for p in placed}
+        self.names: List[str] = [p.name for p in placed]
+        self._tensors: Optional[Dict[str, Any]] = {p.name: p.tensor for p in placed}
         self._layout = {p.name: (p.offset, p.nbytes) for p in placed}
         self._attachment = attachment
 
-    def _check_open(self):
+    def _check_open(self) -> Dict[str, Any]:
         if self._tensors is None:
             raise ValueError("endpoint %s rank %d is closed" % (self.model, self.rank))
+        return self._tensors
 
     @property
-    def tensors(self):
+    def tensors(self) -> Dict[str, Any]:
         """dict name -> the registered tensor. Raises ValueError once closed."""
-        self._check_open()
-        return dict(self._tensors)
+        return dict(self._check_open())
 
-    def layout(self, name):
+    def layout(self, name: str) -> Tuple[int, int]:
         """(offset, nbytes) of tensor ``name`` inside its CUDA allocation, as registered."""
         return self._layout[name]
 
-    def synchronize(self):
+    def synchronize(self) -> None:
         """Waits for all work queued on the endpoint's device (``torch.cuda.synchronize``).
 
         A trainer calls it after writing new values and before the sync that
@@ -300,7 +319,7 @@ class TorchEndpoint:
         self._check_open()
         _torch().cuda.synchronize(self.device)
 
-    def version(self, timeout=10.0):
+    def version(self, timeout: float = 10.0) -> int:
         """The weights version this endpoint holds, as its agent knows it.
 
         0 until the first sync that wrote it completed everywhere. Blocks for one
@@ -314,7 +333,7 @@ class TorchEndpoint:
             _lib.timeout_ms(timeout), ctypes.byref(version)))
         return version.value
 
-    def close(self):
+    def close(self) -> None:
         """Detaches from the agent (which then treats the endpoint as gone) and
         drops the references to the tensors. Idempotent; never raises."""
         if getattr(self, "_attachment", None):
@@ -323,17 +342,17 @@ class TorchEndpoint:
         self._tensors = None
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
         return self._tensors is None
 
-    def __enter__(self):
+    def __enter__(self) -> "TorchEndpoint":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
-        return False
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<paramsync.TorchEndpoint %s rank %d (%s) on %s at %s, %d tensors%s>" % (
             self.model, self.rank, self.role, self.device, self.agent_address,
             len(self.names), ", closed" if self.closed else "")

@@ -214,6 +214,31 @@ class TensorParallelSplitTest(ClusterTestCase):
             self.assertEqual(worker.version(), 1)
 
 
+class ValidationTest(ClusterTestCase):
+    """Syncs validated by digests of every destination tensor against its source."""
+
+    def test_validated_tp1_to_tp2(self):
+        w = np.arange(64, dtype=np.float32).reshape(8, 8)
+        self.cluster.worker(0, "t", "trainer", 0, {"w": w}, tp_split_dims={"w": 1})
+        ranks = [
+            self.cluster.worker(1 + r, "i", "inference", r, {"w": ((8, 4), "float32")},
+                                tp_size=2, tp_rank=r, replica=0, local_rank=r,
+                                tp_split_dims={"w": 1})
+            for r in range(2)]
+        self.coordinator.create_group("on_request", "t", "i")
+        self.coordinator.create_group("always", "t", "i", validate=True)
+        report = self.coordinator.sync("on_request", validate=True)
+        self.assertTrue(report.validated)
+        self.assertGreater(report.validate_ms, 0.0)
+        self.assertFalse(self.coordinator.sync("on_request").validated)
+        self.assertTrue(self.coordinator.sync("always").validated)
+        groups = {g.name: g for g in self.coordinator.list_groups()}
+        self.assertTrue(groups["always"].validate)
+        self.assertFalse(groups["on_request"].validate)
+        for r, worker in enumerate(ranks):
+            self.assertEqual(worker.read("w"), np.ascontiguousarray(w[:, 4 * r:4 * r + 4]).tobytes())
+
+
 class HyperExpertParallelTest(ClusterTestCase):
     """A HEP group: routed experts regrouped by the trainer ranks."""
 
@@ -246,6 +271,46 @@ class HyperExpertParallelTest(ClusterTestCase):
             self.assertEqual(worker.read("experts"), experts[4 * r:4 * r + 4].tobytes())
             self.assertEqual(worker.read("dense"), dense[2 * r:2 * r + 2].tobytes())
 
+
+
+class DirectStrategyTest(ClusterTestCase):
+    """A group with the direct strategy: TP2 -> TP3, which chatlearn cannot sync."""
+
+    devices = ["cpu:0", "cpu:1", "cpu:2", "cpu:3", "cpu:4"]
+
+    def test_tp2_to_tp3(self):
+        w = np.arange(12 * 4, dtype=np.float32).reshape(12, 4)
+        proj = np.arange(4 * 12, dtype=np.float32).reshape(4, 12) + 1000
+        for r in range(2):
+            self.cluster.worker(r, "t", "trainer", r,
+                                {"w": w[6 * r:6 * r + 6], "proj": proj[:, 6 * r:6 * r + 6]},
+                                tp_size=2, tp_rank=r, tp_split_dims={"w": 0, "proj": 1})
+        ranks = [
+            self.cluster.worker(2 + r, "i", "inference", r,
+                                {"w": ((4, 4), "float32"), "proj": ((4, 4), "float32")},
+                                tp_size=3, tp_rank=r, replica=0, local_rank=r,
+                                tp_split_dims={"w": 0, "proj": 1})
+            for r in range(3)]
+        self.coordinator.create_group("direct", "t", "i", strategy="direct", validate=True)
+        plan = self.coordinator.plan("direct")
+        self.assertEqual(plan["strategy"], "SYNC_STRATEGY_KIND_DIRECT")
+        self.assertEqual(int(plan["wireBytes"]), w.nbytes + proj.nbytes)
+        report = self.coordinator.sync("direct")
+        self.assertTrue(report.validated)
+        self.assertEqual(report.bytes, w.nbytes + proj.nbytes)
+        self.assertEqual(report.wire_bytes, report.bytes)
+        for r, worker in enumerate(ranks):
+            self.assertEqual(worker.read("w"), w[4 * r:4 * r + 4].tobytes(), "rank %d" % r)
+            self.assertEqual(worker.read("proj"),
+                             np.ascontiguousarray(proj[:, 4 * r:4 * r + 4]).tobytes(), "rank %d" % r)
+        groups = {g.name: g for g in self.coordinator.list_groups()}
+        self.assertEqual(groups["direct"].strategy, "direct")
+        # The same topology under chatlearn is refused: 3 is not a multiple of 2.
+        self.coordinator.create_group("seed", "t", "i")
+        self.assertEqual(self.coordinator.list_groups()[1].strategy, "chatlearn")
+        self.assertRaisesCode("INVALID_ARGUMENT", self.coordinator.sync, "seed")
+        with self.assertRaises(ValueError):
+            self.coordinator.create_group("g", "t", "i", strategy="ring")
 
 
 class InProcessTest(ClusterTestCase):

@@ -1,8 +1,13 @@
 // Conformance of HostTransport: two agents' transports, each with its Inbox
-// served by a real AgentData gRPC server on loopback.
+// served by a real AgentData gRPC server on loopback (and a real silent TCP
+// peer for the silence timeout).
 #include "agent/transport/host_transport.h"
 
+#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cstring>
@@ -16,19 +21,31 @@
 #include "agent/service/agent_data_service.h"
 #include "agent/transport/inbox.h"
 #include "common/grpc_channels.h"
+#include "common/unreachable_peer.h"
 #include "paramsync/v1/agent.grpc.pb.h"
 
 namespace paramsync::agent {
 namespace {
 
-// One agent's data plane: an Inbox, its Push server and a HostTransport.
+// Channels whose pushes fail once their connection is silent for `silence`.
+ChannelFactory SilenceDetecting(absl::Duration silence) {
+  return [silence](const std::string& address) {
+    return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
+                                     SilenceDetectingChannelArguments(silence));
+  };
+}
+
+// One agent's data plane: an Inbox, its Push server (which accepts keepalive
+// pings, as an agent's does) and a HostTransport pushing over `channels`.
 class DataPlane {
  public:
-  DataPlane() : inbox_(&memory_), service_(&inbox_), transport_(&inbox_, &MakeAgentChannel) {
+  explicit DataPlane(ChannelFactory channels = &MakeAgentChannel)
+      : inbox_(&memory_), service_(&inbox_), transport_(&inbox_, std::move(channels)) {
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
     ConfigureServerLimits(builder);
+    AcceptKeepalivePings(builder);
     builder.RegisterService(&service_);
     server_ = builder.BuildAndStart();
     address_ = absl::StrCat("127.0.0.1:", port);
@@ -165,15 +182,93 @@ TEST_CASE("Abort releases a waiting receiver at once", "[host_transport]") {
             .code() == absl::StatusCode::kAborted);
 }
 
-TEST_CASE("A send to an unreachable agent fails by its deadline", "[host_transport]") {
+TEST_CASE("A send to an unreachable agent fails by its deadline, naming it", "[host_transport]") {
   DataPlane a;
   GroupView group{"g", {{0, "a", a.address()}, {1, "gone", "127.0.0.1:1"}}};
   const std::vector<uint8_t> data = Pattern(16, 1);
   const absl::Time start = absl::Now();
   absl::Status sent =
       a.transport().Send(group, 9, 1, 1, {{data.data(), data.size()}}, In(absl::Seconds(2)));
-  CHECK_FALSE(sent.ok());
+  INFO(sent.ToString());
+  CHECK(sent.code() == absl::StatusCode::kUnavailable);
+  CHECK(UnreachablePeer(sent) == "gone");
   CHECK(absl::Now() - start < absl::Seconds(5));
+}
+
+TEST_CASE("Pushes go to a member's data address when it has one", "[host_transport]") {
+  DataPlane a, b;
+  // b's agent address leads nowhere; a proxy in front of it would be its data
+  // address, here b's port itself.
+  GroupView group{"g", {{0, "a", a.address()}, {1, "b", "127.0.0.1:1", b.address()}}};
+  const std::vector<uint8_t> data = Pattern(1000, 3);
+  std::vector<uint8_t> out(data.size());
+  absl::Status received;
+  std::thread receiver([&] {
+    received =
+        b.transport().Recv(group, {10, 1, 1}, 0, {{out.data(), out.size()}}, In(absl::Seconds(10)));
+  });
+  absl::Status sent =
+      a.transport().Send(group, 10, 1, 1, {{data.data(), data.size()}}, In(absl::Seconds(10)));
+  receiver.join();
+  INFO(sent.ToString() << " / " << received.ToString());
+  CHECK(sent.ok());
+  CHECK(received.ok());
+  CHECK(out == data);
+}
+
+TEST_CASE("A push to a peer that stays silent fails within the silence timeout, naming it",
+          "[host_transport]") {
+  // A TCP port that takes connections (the kernel completes them) and never
+  // answers, as a peer behind a cut link.
+  const int silent = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in bound{};
+  bound.sin_family = AF_INET;
+  bound.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(bound);
+  REQUIRE(bind(silent, reinterpret_cast<sockaddr*>(&bound), sizeof(bound)) == 0);
+  REQUIRE(listen(silent, 8) == 0);
+  REQUIRE(getsockname(silent, reinterpret_cast<sockaddr*>(&bound), &length) == 0);
+  const std::string address = absl::StrCat("127.0.0.1:", ntohs(bound.sin_port));
+
+  const absl::Duration silence = absl::Milliseconds(500);
+  DataPlane a(SilenceDetecting(silence));
+  GroupView group{"g", {{0, "a", a.address()}, {1, "b", address}}};
+  const std::vector<uint8_t> data = Pattern(16, 1);
+  const absl::Time start = absl::Now();
+  absl::Status sent =
+      a.transport().Send(group, 11, 1, 1, {{data.data(), data.size()}}, In(absl::Seconds(30)));
+  const absl::Duration took = absl::Now() - start;
+  close(silent);
+  INFO(sent.ToString());
+  CHECK(sent.code() == absl::StatusCode::kUnavailable);
+  CHECK(UnreachablePeer(sent) == "b");
+  CHECK(took < 4 * silence);
+}
+
+TEST_CASE("A push to a live receiver that reads late is not taken for silence",
+          "[host_transport]") {
+  const absl::Duration silence = absl::Milliseconds(500);
+  DataPlane a(SilenceDetecting(silence)), b;
+  GroupView group{"g", {{0, "a", a.address()}, {1, "b", b.address()}}};
+  // More than a chunk: the sender waits on flow control while the receiver,
+  // busy elsewhere (an earlier stage), posts its receive only after many
+  // silences, and 4 pings (gRPC sends at most one a second): a server that
+  // took them for abuse would close the connection after the third.
+  const std::vector<uint8_t> data = Pattern(3 * HostTransport::kChunkBytes, 5);
+  std::vector<uint8_t> out(data.size());
+  absl::Status received;
+  std::thread receiver([&] {
+    absl::SleepFor(absl::Milliseconds(4500));
+    received =
+        b.transport().Recv(group, {12, 1, 1}, 0, {{out.data(), out.size()}}, In(absl::Seconds(10)));
+  });
+  absl::Status sent =
+      a.transport().Send(group, 12, 1, 1, {{data.data(), data.size()}}, In(absl::Seconds(10)));
+  receiver.join();
+  INFO(sent.ToString() << " / " << received.ToString());
+  CHECK(sent.ok());
+  CHECK(received.ok());
+  CHECK(out == data);
 }
 
 TEST_CASE("Ranks outside the group are refused", "[host_transport]") {

@@ -1,6 +1,7 @@
-// SyncExecutor's liveness: a transfer whose agent stops heartbeating (frozen) or
-// becomes unreachable (killed) fails at once, blaming that agent and its
-// ranks, with the sync aborted on the others. Fake agents, no network.
+// SyncExecutor's liveness: a transfer whose agent stops heartbeating (frozen),
+// becomes unreachable (killed) or cannot be reached by a peer's push (a network
+// cut) fails at once, blaming that agent and its ranks, with the sync aborted on
+// the others. Fake agents, no network.
 #include "coordinator/executor/sync_executor.h"
 
 #include <catch2/catch.hpp>
@@ -13,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/unreachable_peer.h"
 #include "coordinator/errors/error_channel.h"
 #include "coordinator/registry/agent_registry.h"
 
@@ -139,8 +141,8 @@ TEST_CASE("A transfer whose agent stops heartbeating fails after its lease, blam
   Cluster cluster(absl::Milliseconds(300));
   cluster.silent = {1};  // Frozen: no heartbeats, RunTasks never returns by itself.
   const absl::Time start = absl::Now();
-  absl::StatusOr<SyncOutcome> outcome =
-      cluster.executor.Transfer(cluster.plan, 7, 1, false, absl::Now() + absl::Seconds(60));
+  absl::StatusOr<SyncOutcome> outcome = cluster.executor.Transfer(
+      cluster.plan, 7, 1, TransferMode::kTransfer, absl::Now() + absl::Seconds(60));
   const absl::Duration took = absl::Now() - start;
   REQUIRE_FALSE(outcome.ok());
   const absl::Status& status = outcome.status();
@@ -165,8 +167,8 @@ TEST_CASE("A transfer whose agent became unreachable fails at once, blaming it",
   cluster.fake(2).run_error = absl::UnavailableError("RunTasks on agent 127.0.0.1:7002: closed");
   cluster.fake(2).abort_error = absl::UnavailableError("Abort on agent 127.0.0.1:7002: refused");
   const absl::Time start = absl::Now();
-  absl::StatusOr<SyncOutcome> outcome =
-      cluster.executor.Transfer(cluster.plan, 7, 1, false, absl::Now() + absl::Seconds(60));
+  absl::StatusOr<SyncOutcome> outcome = cluster.executor.Transfer(
+      cluster.plan, 7, 1, TransferMode::kTransfer, absl::Now() + absl::Seconds(60));
   REQUIRE_FALSE(outcome.ok());
   INFO(outcome.status().ToString());
   CHECK(outcome.status().code() == absl::StatusCode::kUnavailable);
@@ -179,11 +181,37 @@ TEST_CASE("A transfer whose agent became unreachable fails at once, blaming it",
   CHECK(cluster.fake(1).aborts() == 1);
 }
 
+TEST_CASE("A push that cannot reach a live peer fails the transfer at once, blaming the peer",
+          "[sync_executor]") {
+  Cluster cluster(absl::Seconds(30));
+  // The network between agents 0 and 1 is cut: agent 0's push to agent 1
+  // fails, while both heartbeat and take the Abort.
+  cluster.fake(0).run_error = WithUnreachablePeer(
+      absl::UnavailableError("push of sync 7 task 1 to rank 1: keepalive watchdog timeout"),
+      cluster.id(1));
+  const absl::Time start = absl::Now();
+  absl::StatusOr<SyncOutcome> outcome = cluster.executor.Transfer(
+      cluster.plan, 7, 1, TransferMode::kTransfer, absl::Now() + absl::Seconds(60));
+  REQUIRE_FALSE(outcome.ok());
+  INFO(outcome.status().ToString());
+  CHECK(outcome.status().code() == absl::StatusCode::kUnavailable);
+  CHECK(absl::StrContains(
+      outcome.status().message(),
+      absl::StrCat("agent ", cluster.id(1), " at ", cluster.address(1),
+                   " (vllm rank 0) is unreachable from agent ", cluster.id(0), " at ",
+                   cluster.address(0), " (trainer rank 0), though both still heartbeat")));
+  CHECK(absl::StrContains(outcome.status().message(), "keepalive watchdog timeout"));
+  CHECK(FailedAgent(outcome.status()) == cluster.id(1));
+  CHECK(absl::Now() - start < absl::Seconds(3));
+  CHECK(cluster.fake(1).aborts() == 1);
+  CHECK(cluster.fake(2).aborts() == 1);
+}
+
 TEST_CASE("An agent's own error is reported as it is, and aborts the others", "[sync_executor]") {
   Cluster cluster(absl::Seconds(30));
   cluster.fake(1).run_error = absl::FailedPreconditionError("vllm rank 0 has exited");
-  absl::StatusOr<SyncOutcome> outcome =
-      cluster.executor.Transfer(cluster.plan, 7, 1, false, absl::Now() + absl::Seconds(60));
+  absl::StatusOr<SyncOutcome> outcome = cluster.executor.Transfer(
+      cluster.plan, 7, 1, TransferMode::kTransfer, absl::Now() + absl::Seconds(60));
   REQUIRE_FALSE(outcome.ok());
   CHECK(outcome.status() == absl::FailedPreconditionError("vllm rank 0 has exited"));
   CHECK(FailedAgent(outcome.status()).empty());
@@ -194,8 +222,8 @@ TEST_CASE("An agent's own error is reported as it is, and aborts the others", "[
 TEST_CASE("Without leases a silent agent is not watched", "[sync_executor]") {
   Cluster cluster(absl::ZeroDuration());
   cluster.silent = {0, 1, 2};
-  absl::StatusOr<SyncOutcome> outcome =
-      cluster.executor.Transfer(cluster.plan, 7, 1, false, absl::Now() + absl::Milliseconds(500));
+  absl::StatusOr<SyncOutcome> outcome = cluster.executor.Transfer(
+      cluster.plan, 7, 1, TransferMode::kTransfer, absl::Now() + absl::Milliseconds(500));
   REQUIRE_FALSE(outcome.ok());
   CHECK(outcome.status().code() == absl::StatusCode::kDeadlineExceeded);
 }

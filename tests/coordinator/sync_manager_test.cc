@@ -16,6 +16,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace paramsync::coordinator {
 namespace {
@@ -112,12 +113,19 @@ TEST_CASE("Group specs are validated; the same spec twice is accepted", "[sync_m
   CHECK(syncs.CreateGroup(other).code() == absl::StatusCode::kAlreadyExists);
   other.set_name("bad name!");
   CHECK(syncs.CreateGroup(other).code() == absl::StatusCode::kInvalidArgument);
+  other.set_name("h");
+  other.set_strategy(static_cast<v1::SyncStrategyKind>(7));
+  const absl::Status strategy = syncs.CreateGroup(other);
+  CHECK(strategy.code() == absl::StatusCode::kInvalidArgument);
+  CHECK(std::string(strategy.message()).find("group.strategy is 7") != std::string::npos);
   CHECK(syncs.GetPlan("missing").status().code() == absl::StatusCode::kNotFound);
   CHECK(syncs.GetPlan("g").status().code() == absl::StatusCode::kNotFound);
 }
 
 // Agents that do what they are told at once; inference agents report the
-// bytes of their one 4-float endpoint. Commits to `failing_commits` fail.
+// bytes of their one 4-float endpoint. Commits (in RunTasks or by Commit) to
+// `failing_commits` fail, after another agent committed: the sync then fails
+// part-way.
 struct FakeAgents {
   absl::Mutex mu;
   std::set<std::string> inference;        // Addresses.
@@ -137,9 +145,18 @@ class FakeAgent final : public AgentClientInterface {
   absl::Status SetupGroups(const v1::SetupGroupsRequest&, absl::Time) override {
     return absl::OkStatus();
   }
-  absl::StatusOr<v1::RunTasksResponse> RunTasks(const v1::RunTasksRequest&, absl::Time) override {
-    absl::MutexLock lock(&agents_->mu);
+  absl::StatusOr<v1::RunTasksResponse> RunTasks(const v1::RunTasksRequest& request,
+                                                absl::Time) override {
     v1::RunTasksResponse response;
+    if (!request.commit_endpoints().empty()) {
+      v1::CommitRequest commit;
+      commit.set_sync_id(request.sync_id());
+      commit.set_version(request.version());
+      *commit.mutable_endpoints() = request.commit_endpoints();
+      RETURN_IF_ERROR(Commit(commit, absl::InfiniteFuture()));
+      response.set_committed(true);
+    }
+    absl::MutexLock lock(&agents_->mu);
     if (agents_->inference.count(address_) != 0) {
       response.set_bytes_received(16);
       response.set_tensors_received(1);
@@ -149,6 +166,9 @@ class FakeAgent final : public AgentClientInterface {
   absl::Status Commit(const v1::CommitRequest& request, absl::Time) override {
     absl::MutexLock lock(&agents_->mu);
     if (agents_->failing_commits.count(address_) != 0) {
+      const size_t before = agents_->commits.size();
+      const auto another_committed = [&] { return agents_->commits.size() > before; };
+      agents_->mu.AwaitWithTimeout(absl::Condition(&another_committed), absl::Seconds(5));
       return absl::UnavailableError(absl::StrCat("Commit on agent ", address_, ": unreachable"));
     }
     agents_->commits.emplace_back(address_, request);
@@ -199,6 +219,14 @@ struct Coordinator {
     for (const EndpointRecord& record : endpoints.Model("vllm")) out.push_back(record.version);
     return out;
   }
+  // The version each inference endpoint's bytes may be mixed with (0: none).
+  std::vector<int64_t> Interrupted() {
+    std::vector<int64_t> out;
+    for (const EndpointRecord& record : endpoints.Model("vllm")) {
+      out.push_back(record.interrupted_version);
+    }
+    return out;
+  }
   std::vector<int64_t> HistoryVersions() {
     std::vector<int64_t> out;
     absl::StatusOr<std::vector<v1::SyncResponse>> history = syncs.History("g");
@@ -233,7 +261,7 @@ std::string TempDir() {
   return pattern;
 }
 
-TEST_CASE("A commit that fails on one agent fails the sync, naming it; endpoints show the truth",
+TEST_CASE("A sync that fails on one agent names it; endpoints that received all commit",
           "[sync_manager]") {
   Coordinator c;
   REQUIRE(c.syncs.CreateGroup(GroupG()).ok());
@@ -251,12 +279,14 @@ TEST_CASE("A commit that fails on one agent fails the sync, naming it; endpoints
   INFO(failed.status().ToString());
   REQUIRE_FALSE(failed.ok());
   CHECK(failed.status().code() == absl::StatusCode::kUnavailable);
-  CHECK(absl::StrContains(failed.status().message(), "version 2 confirmed by 1 of 2 agents"));
-  CHECK(absl::StrContains(
-      failed.status().message(),
-      absl::StrCat("agent ", c.ids[2], " at ", Agent(2).address(), " (vllm rank 1)")));
-  // Rank 0's agent committed version 2; rank 1's did not.
+  CHECK(absl::StrContains(failed.status().message(),
+                          absl::StrCat("Commit on agent ", Agent(2).address(), ": unreachable")));
+  CHECK(absl::StrContains(failed.status().message(),
+                          "these endpoints received all their bytes and hold version 2 all the "
+                          "same: vllm rank 0"));
+  // Rank 0's agent committed version 2; rank 1's did not, and may hold part of it.
   CHECK(c.Versions() == std::vector<int64_t>{2, 1});
+  CHECK(c.Interrupted() == std::vector<int64_t>{0, 2});
   CHECK(c.HistoryVersions() == std::vector<int64_t>{1});
 
   {
@@ -269,6 +299,7 @@ TEST_CASE("A commit that fails on one agent fails the sync, naming it; endpoints
   REQUIRE(next.ok());
   CHECK(next->version() == 3);
   CHECK(c.Versions() == std::vector<int64_t>{3, 3});
+  CHECK(c.Interrupted() == std::vector<int64_t>{0, 0});
   CHECK(c.HistoryVersions() == std::vector<int64_t>{1, 3});
 }
 
@@ -283,7 +314,7 @@ TEST_CASE("Groups, versions and history survive a restart through the state file
     REQUIRE(c.syncs.CreateGroup(GroupG()).ok());
     REQUIRE(c.Sync().ok());
     REQUIRE(c.Sync().ok());
-    // A commit that fails part-way takes its version along.
+    // A sync that fails part-way takes its version along.
     {
       absl::MutexLock lock(&c.fakes.mu);
       c.fakes.failing_commits.insert(Agent(1).address());
@@ -336,6 +367,7 @@ TEST_CASE("A state write that fails fails the sync before any agent commits", "[
   CHECK(absl::StrContains(failed.status().message(), path));
   CHECK(c.fakes.commits.size() == commits);  // No agent was told to commit.
   CHECK(c.Versions() == std::vector<int64_t>{1, 1});
+  CHECK(c.Interrupted() == std::vector<int64_t>{0, 0});  // No byte moved.
   v1::SyncGroupSpec h = GroupG();
   h.set_name("h");
   const absl::Status created = c.syncs.CreateGroup(h);
@@ -360,7 +392,7 @@ TEST_CASE("A committed sync whose history entry cannot be recorded stands, on th
   REQUIRE(c.Sync().ok());
   std::shared_ptr<ErrorChannel::Subscription> errors = c.errors.Subscribe();
   {
-    // Every write after the commit round fails.
+    // Every write after the commit fails.
     absl::MutexLock lock(&c.fakes.mu);
     c.fakes.mkdir_on_commit = path + ".tmp";
   }
@@ -375,7 +407,7 @@ TEST_CASE("A committed sync whose history entry cannot be recorded stands, on th
   CHECK(event->version() == 2);
   CHECK(absl::StrContains(event->message(), "history entry was not recorded"));
   CHECK(absl::StrContains(event->message(), path));
-  // The version was recorded before the commit round.
+  // The version was recorded before any agent was asked to commit it.
   CHECK((*state)->Groups()[0].issued_version() == 2);
   CHECK((*state)->Groups()[0].history_size() == 1);
 
@@ -404,6 +436,83 @@ TEST_CASE("A state file with an invalid group is refused, naming it", "[sync_man
   INFO(restored.ToString());
   CHECK(restored.code() == absl::StatusCode::kDataLoss);
   CHECK(absl::StrContains(restored.message(), absl::StrCat("state file ", path, ": group 'g'")));
+}
+
+TEST_CASE("A sync reports its progress: phases in order, bytes as agents finish",
+          "[sync_manager]") {
+  Coordinator c;
+  REQUIRE(c.syncs.CreateGroup(GroupG()).ok());
+  std::vector<v1::SyncProgress> events;
+  v1::SyncRequest request;
+  request.set_group("g");
+  absl::StatusOr<v1::SyncResponse> report =
+      c.syncs.Sync(request, absl::Now() + absl::Seconds(10),
+                   [&events](const v1::SyncProgress& event) { events.push_back(event); });
+  INFO(report.status().ToString());
+  REQUIRE(report.ok());
+  // Planning, setting up (first sync), transferring, one event per agent, done.
+  REQUIRE(events.size() == 7);
+  CHECK(events[0].phase() == v1::SYNC_PHASE_PLANNING);
+  CHECK(events[1].phase() == v1::SYNC_PHASE_SETTING_UP);
+  CHECK(events[1].agents_total() == 3);
+  CHECK(events[1].bytes_total() == 32);
+  CHECK(events[2].phase() == v1::SYNC_PHASE_TRANSFERRING);
+  CHECK(events[2].version() == 1);
+  CHECK(events[2].bytes_done() == 0);
+  for (int i = 3; i < 6; ++i) {
+    CHECK(events[i].phase() == v1::SYNC_PHASE_TRANSFERRING);
+    CHECK(events[i].agents_done() == i - 2);
+  }
+  CHECK(events[5].bytes_done() == 32);
+  CHECK(events[6].phase() == v1::SYNC_PHASE_DONE);
+  CHECK(events[6].report().SerializeAsString() == report->SerializeAsString());
+  for (size_t i = 1; i < events.size(); ++i) {
+    CHECK(events[i].group() == "g");
+    CHECK(events[i].elapsed_ms() >= events[i - 1].elapsed_ms());
+  }
+
+  // An unknown group fails before any event.
+  events.clear();
+  request.set_group("nope");
+  CHECK(c.syncs
+            .Sync(request, absl::Now() + absl::Seconds(10),
+                  [&events](const v1::SyncProgress& event) { events.push_back(event); })
+            .status()
+            .code() == absl::StatusCode::kNotFound);
+  CHECK(events.empty());
+}
+
+TEST_CASE("Groups are listed with their version and how their last sync went", "[sync_manager]") {
+  Coordinator c;
+  REQUIRE(c.syncs.CreateGroup(GroupG()).ok());
+  v1::SyncGroupSpec other = GroupG();
+  other.set_name("a-missing");
+  other.set_dst_model("nobody");
+  REQUIRE(c.syncs.CreateGroup(other).ok());
+  std::vector<v1::SyncGroupStatus> groups = c.syncs.ListGroups();
+  REQUIRE(groups.size() == 2);
+  CHECK(groups[0].spec().name() == "a-missing");  // By name.
+  CHECK(groups[1].spec().SerializeAsString() == GroupG().SerializeAsString());
+  CHECK(groups[1].last_sync_unix_ms() == 0);
+  CHECK_FALSE(groups[1].has_last_report());
+
+  const int64_t before = absl::ToUnixMillis(absl::Now());
+  REQUIRE(c.Sync().ok());
+  REQUIRE(c.Sync().ok());
+  v1::SyncRequest missing;
+  missing.set_group("a-missing");
+  const absl::Status failed = c.syncs.Sync(missing, absl::Now() + absl::Seconds(10)).status();
+  REQUIRE_FALSE(failed.ok());
+  groups = c.syncs.ListGroups();
+  CHECK(groups[1].version() == 2);
+  CHECK_FALSE(groups[1].syncing());
+  CHECK(groups[1].last_sync_unix_ms() >= before);
+  CHECK(groups[1].last_sync_code() == 0);
+  CHECK(groups[1].last_report().version() == 2);
+  CHECK(groups[0].version() == 0);
+  CHECK(groups[0].last_sync_code() == static_cast<int>(failed.code()));
+  CHECK(groups[0].last_sync_error() == failed.message());
+  CHECK_FALSE(groups[0].has_last_report());
 }
 
 }  // namespace

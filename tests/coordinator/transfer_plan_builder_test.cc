@@ -446,5 +446,32 @@ TEST_CASE("TP1 PP2 -> TP2: ranks that forward one stage receive the other stage 
   CHECK(stage2_roots == std::set<int>{2, 3});
 }
 
+TEST_CASE("TP2 -> TP4: large dim-0 shards travel as slices, each receiver staging only others",
+          "[transfer_plan]") {
+  // "big" is a 2 MiB dim-0 shard; "qkv" (small), "proj" (dim 1) and "norm"
+  // (replicated) travel whole.
+  auto with_big = [](std::vector<EndpointRecord> model, int tp) {
+    for (EndpointRecord& e : model) e.parameters.push_back(Param("big", {2048 / tp, 1024}, 0));
+    return model;
+  };
+  absl::StatusOr<TransferPlan> plan =
+      Build(with_big(Model("t", true, 2, 1, 0), 2), with_big(Model("i", false, 4, 1, 2), 4), 6);
+  INFO(plan.status().ToString());
+  REQUIRE(plan.ok());
+  int sliced = 0;
+  for (const AgentWork& work : plan->agents) {
+    for (const v1::TransferTask& task : work.tasks.transfers()) {
+      for (const v1::TensorMove& m : task.tensors()) {
+        const bool expected = task.stage() == 1 && m.src_name() == "big";
+        CHECK(m.sliced_on_wire() == expected);
+        sliced += m.sliced_on_wire();
+        // Stage 2 forwards from the staged slices, one receiver's slice at a time.
+        if (task.stage() == 2 && m.src_name() == "big") CHECK(m.sender_slices());
+      }
+    }
+  }
+  CHECK(sliced == 4);  // 2 stage-1 tasks, each listed by its root's and its receiver's agent.
+}
+
 }  // namespace
 }  // namespace paramsync::coordinator

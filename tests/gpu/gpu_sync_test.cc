@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "bench/gpu_scenarios.h"
 #include "bench/local_cluster.h"
 #include "client/coordinator_client.h"
 #include "tests/integration/cluster_helpers.h"
@@ -32,7 +33,8 @@ struct GpuDeployment {
 };
 
 GpuDeployment Deploy(int gpus, const ModelDeployment& trainer, const ModelDeployment& inference,
-                     const std::string& name, bool hep = false) {
+                     const std::string& name, bool hep = false,
+                     v1::SyncStrategyKind strategy = v1::SYNC_STRATEGY_KIND_UNSPECIFIED) {
   REQUIRE(DeviceCount() >= gpus);
   std::vector<std::string> devices;
   for (int i = 0; i < gpus; ++i) devices.push_back(absl::StrCat("cuda:", i));
@@ -49,16 +51,18 @@ GpuDeployment Deploy(int gpus, const ModelDeployment& trainer, const ModelDeploy
   REQUIRE(i.ok());
   d.trainer = *t;
   d.inference = *i;
-  REQUIRE(client::CoordinatorClient(d.cluster->coordinator_address())
-              .CreateSyncGroup(hep ? HepGroupSpec(name, trainer.model, inference.model,
-                                                  v1::REGROUP_COMM_TYPE_ALLTOALL)
-                                   : GroupSpec(name, trainer.model, inference.model))
-              .ok());
+  v1::SyncGroupSpec spec =
+      hep ? HepGroupSpec(name, trainer.model, inference.model, v1::REGROUP_COMM_TYPE_ALLTOALL)
+          : GroupSpec(name, trainer.model, inference.model);
+  spec.set_strategy(strategy);
+  REQUIRE(client::CoordinatorClient(d.cluster->coordinator_address()).CreateSyncGroup(spec).ok());
   return d;
 }
 
-void SyncTwiceAndVerify(GpuDeployment& d, const std::string& group) {
+// Returns the second sync's report.
+v1::SyncResponse SyncTwiceAndVerify(GpuDeployment& d, const std::string& group) {
   client::CoordinatorClient coordinator(d.cluster->coordinator_address());
+  v1::SyncResponse last;
   for (int64_t version : {1, 2}) {
     REQUIRE(LocalCluster::CommandAll(d.trainer, absl::StrCat("fill ", version)).ok());
     absl::StatusOr<v1::SyncResponse> report = coordinator.Sync(group);
@@ -69,9 +73,11 @@ void SyncTwiceAndVerify(GpuDeployment& d, const std::string& group) {
         LocalCluster::CommandAll(d.inference, absl::StrCat("verify ", version));
     INFO(verified.status().ToString());
     CHECK(verified.ok());
-    WARN(group << " version " << version << ": " << report->bytes() << " bytes in "
-               << report->duration_ms() << " ms");
+    WARN(group << " version " << version << ": " << report->bytes() << " bytes ("
+               << report->wire_bytes() << " between ranks) in " << report->duration_ms() << " ms");
+    last = *report;
   }
+  return last;
 }
 
 TEST_CASE("An agent for a GPU that is not there refuses to start and says why", "[gpu_agent]") {
@@ -142,6 +148,45 @@ TEST_CASE("GPU: TP2 trainer -> TP4 inference, colocated on 4 GPUs", "[.][gpu4]")
   SyncTwiceAndVerify(d, "tp2_tp4");
 }
 
+TEST_CASE("GPU: direct TP2 -> TP1 on 2 GPUs (half local copies, half NCCL)", "[.][gpu]") {
+  GpuDeployment d = Deploy(2, {"trainer", true, 2, 1, 1, {0, 1}, "transformer-100m"},
+                           {"vllm", false, 1, 1, 1, {0}, "transformer-100m"}, "direct_tp2_tp1",
+                           /*hep=*/false, v1::SYNC_STRATEGY_KIND_DIRECT);
+  const v1::SyncResponse report = SyncTwiceAndVerify(d, "direct_tp2_tp1");
+  CHECK(report.wire_bytes() == report.bytes());
+}
+
+TEST_CASE("GPU: TP2 -> TP4 colocated on 4 GPUs, direct and chatlearn; direct moves fewer bytes",
+          "[.][gpu4]") {
+  GpuDeployment d = Deploy(4, {"trainer", true, 2, 1, 1, {0, 1}, "transformer-100m"},
+                           {"vllm", false, 4, 1, 1, {0, 1, 2, 3}, "transformer-100m"},
+                           "direct_tp2_tp4", /*hep=*/false, v1::SYNC_STRATEGY_KIND_DIRECT);
+  const v1::SyncResponse direct = SyncTwiceAndVerify(d, "direct_tp2_tp4");
+  CHECK(direct.wire_bytes() == direct.bytes());
+  REQUIRE(client::CoordinatorClient(d.cluster->coordinator_address())
+              .CreateSyncGroup(GroupSpec("chatlearn_tp2_tp4", "trainer", "vllm"))
+              .ok());
+  const v1::SyncResponse chatlearn = SyncTwiceAndVerify(d, "chatlearn_tp2_tp4");
+  CHECK(chatlearn.wire_bytes() > direct.wire_bytes());
+}
+
+TEST_CASE("GPU: direct TP4 -> TP2 on 4 GPUs (each inference rank from two trainer GPUs)",
+          "[.][gpu4]") {
+  GpuDeployment d = Deploy(4, {"trainer", true, 4, 1, 1, {0, 1, 2, 3}, "transformer-100m"},
+                           {"vllm", false, 2, 1, 1, {0, 2}, "transformer-100m"}, "direct_tp4_tp2",
+                           /*hep=*/false, v1::SYNC_STRATEGY_KIND_DIRECT);
+  const v1::SyncResponse report = SyncTwiceAndVerify(d, "direct_tp4_tp2");
+  CHECK(report.wire_bytes() == report.bytes());
+}
+
+TEST_CASE("GPU: direct TP2 -> TP3 on 4 GPUs (non-multiple TP, disaggregated but one GPU)",
+          "[.][gpu4]") {
+  GpuDeployment d = Deploy(4, {"trainer", true, 2, 1, 1, {0, 1}, "reshard-small"},
+                           {"vllm", false, 3, 1, 1, {1, 2, 3}, "reshard-small"}, "direct_tp2_tp3",
+                           /*hep=*/false, v1::SYNC_STRATEGY_KIND_DIRECT);
+  SyncTwiceAndVerify(d, "direct_tp2_tp3");
+}
+
 // Megatron-style MoE trainer of tp x ep ranks (dp = ep) with stacked experts.
 ModelDeployment MoeTrainer(int tp, int ep, std::vector<int> gpus, const std::string& preset) {
   ModelDeployment m{"trainer", true, tp, ep, 1, std::move(gpus), preset};
@@ -164,8 +209,9 @@ TEST_CASE("GPU: HEP EP2 x TP1 trainer -> TP2 inference, routed experts regrouped
   SyncTwiceAndVerify(d, "hep_ep2_tp2");
 }
 
+// Also issue 8's scenario (c) scaled to 4 GPUs ("[eight4]").
 TEST_CASE("GPU: HEP TP2 x EP2 -> TP4 colocated, all-to-all and all-gather regroups, 4 GPUs",
-          "[.][gpu4]") {
+          "[.][gpu4][eight4]") {
   GpuDeployment d = Deploy(4, MoeTrainer(2, 2, {0, 1, 2, 3}, "moe-hep-medium"),
                            MoeInference(4, {0, 1, 2, 3}, "moe-hep-medium", "experts"),
                            "hep_alltoall", /*hep=*/true);
@@ -183,6 +229,35 @@ TEST_CASE("GPU: HEP EP2 x TP1 -> TP2 on 2 GPUs (colocated, routed experts one to
                            MoeInference(2, {0, 1}, "moe-hep-small", "experts"), "hep_2gpu",
                            /*hep=*/true);
   SyncTwiceAndVerify(d, "hep_2gpu");
+}
+
+// Issue 8's scenarios (a) and (b) scaled to 4 GPUs ("[eight4]"; (c) is the HEP
+// TP2 x EP2 -> TP4 case above), deployed as gpu_sync_bench deploys them
+// (bench/gpu_scenarios.h), with the 106 MB model, in a group named after the
+// scenario. At 8 GPUs they are (a) TP4 -> 2 x TP2, (b) TP2 PP2 DP2 -> 2 x TP4
+// (tests/gpu/README.md).
+GpuDeployment DeployScenario(const std::string& name, v1::SyncStrategyKind strategy) {
+  absl::StatusOr<GpuScenario> scenario = FindGpuScenario(name, "transformer-100m");
+  REQUIRE(scenario.ok());
+  return Deploy(scenario->gpus, scenario->trainer, scenario->inference, name, scenario->hep,
+                strategy);
+}
+
+TEST_CASE("GPU: direct TP2 trainer -> 2 TP1 replicas, disaggregated on 4 GPUs (issue 8 a)",
+          "[.][gpu4][eight4]") {
+  // Each replica assembles the whole model from both trainer GPUs: TP shrinks,
+  // which only the direct strategy plans.
+  GpuDeployment d = DeployScenario("tp2_2xtp1", v1::SYNC_STRATEGY_KIND_DIRECT);
+  const v1::SyncResponse report = SyncTwiceAndVerify(d, "tp2_2xtp1");
+  CHECK(report.wire_bytes() == report.bytes());
+}
+
+TEST_CASE("GPU: TP1 PP2 DP2 trainer -> 2 TP2 replicas colocated on 4 GPUs (issue 8 b)",
+          "[.][gpu4][eight4]") {
+  // Two stages (dst TP = 2 x src TP), every GPU holding a trainer rank (one
+  // pipeline stage of one data-parallel copy) and an inference rank.
+  GpuDeployment d = DeployScenario("tp1pp2dp2_2xtp2", v1::SYNC_STRATEGY_KIND_CHATLEARN);
+  SyncTwiceAndVerify(d, "tp1pp2dp2_2xtp2");
 }
 
 }  // namespace

@@ -59,9 +59,15 @@ v1::SyncResponse SyncAndVerify(client::CoordinatorClient& coordinator, const std
       LocalCluster::CommandAll(trainer, absl::StrCat("fill ", version));
   INFO(filled.status().ToString());
   REQUIRE(filled.ok());
-  absl::StatusOr<v1::SyncResponse> report = coordinator.Sync(group);
+  // Validated: every destination tensor's digest is checked against its source
+  // by the coordinator too, before it commits.
+  v1::SyncRequest request;
+  request.set_group(group);
+  request.set_validate(true);
+  absl::StatusOr<v1::SyncResponse> report = coordinator.Sync(request);
   INFO(report.status().ToString());
   REQUIRE(report.ok());
+  CHECK(report->validated());
   CHECK(report->version() == version);
   CHECK(report->bytes() == expected_bytes);
   absl::StatusOr<std::vector<std::string>> verified =

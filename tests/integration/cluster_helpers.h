@@ -32,7 +32,8 @@ void CreateGroup(client::CoordinatorClient& coordinator, const std::string& name
                  const std::string& src, const std::string& dst,
                  v1::CommType comm_type = v1::COMM_TYPE_BROADCAST);
 
-// Trainer writes `version`, the coordinator syncs, every inference rank checks
+// Trainer writes `version`, the coordinator syncs with validation (digests of
+// every destination tensor against its source), every inference rank checks
 // every byte and reports holding `version`. Returns the sync's report.
 v1::SyncResponse SyncAndVerify(client::CoordinatorClient& coordinator, const std::string& group,
                                const std::vector<ChildProcess*>& trainer,

@@ -1,8 +1,8 @@
 // Issue 8's eight-GPU scenarios at full width on eight CPU agents (the same
 // plans, collective groups and regroups; host memory and the host transport
 // instead of GPUs and NCCL), every rank its own process, every received byte
-// checked. (Its scenario (a), trainer TP4 -> TP2 replicas, shrinks TP, which
-// ChatLearn's plans cannot do: that is issue 7's resharding.)
+// checked. Scenario (a), trainer TP4 -> TP2 replicas, shrinks TP, which
+// ChatLearn's plans cannot do: it runs with the `direct` strategy.
 #include <catch2/catch.hpp>
 #include <string>
 #include <vector>
@@ -16,6 +16,30 @@ namespace paramsync::bench {
 namespace {
 
 const std::vector<int> kAllAgents = {0, 1, 2, 3, 4, 5, 6, 7};
+
+TEST_CASE("8 ranks (a): trainer TP4 -> 2 inference replicas of TP2, disaggregated, direct",
+          "[integration][eight][direct]") {
+  auto cluster = StartCluster(8, "tp4-2xtp2");
+  const std::string preset = "small";
+  auto trainer = DeployOrDie(*cluster, {"trainer", true, 4, 1, 1, {0, 1, 2, 3}, preset});
+  auto inference = DeployOrDie(*cluster, {"vllm", false, 2, 1, 2, {4, 5, 6, 7}, preset});
+  client::CoordinatorClient coordinator(cluster->coordinator_address());
+  v1::SyncGroupSpec spec = GroupSpec("disaggregated", "trainer", "vllm");
+  spec.set_strategy(v1::SYNC_STRATEGY_KIND_DIRECT);
+  CreateGroup(coordinator, spec);
+  const int64_t bytes = InferenceBytes(preset, 2, 2);
+  absl::StatusOr<v1::SyncPlan> plan = coordinator.GetPlan("disaggregated");
+  INFO(plan.status().ToString());
+  REQUIRE(plan.ok());
+  CHECK(plan->strategy() == v1::SYNC_STRATEGY_KIND_DIRECT);
+  // Each inference rank assembles its half from the two trainer ranks that hold it.
+  CHECK(plan->direct_pairs_size() == 8);
+  for (int64_t version : {1, 2}) {
+    const v1::SyncResponse report =
+        SyncAndVerify(coordinator, "disaggregated", trainer, inference, version, bytes);
+    CHECK(report.wire_bytes() == bytes);
+  }
+}
 
 TEST_CASE("8 ranks (b): colocated trainer TP2 PP2 DP2 -> 2 inference replicas of TP4",
           "[integration][eight]") {

@@ -1,9 +1,15 @@
 // Faults during a sync, with real processes (issue #5, liveness): an agent
-// killed (SIGKILL), an agent frozen (SIGSTOP) and the coordinator killed, each
-// while a sync is in flight. Each case checks the Sync status (and that it names
-// the failed agent and rank), that it came back within 10 s of the fault, the
-// error-channel event, and that the next sync succeeds once the failed process
-// is back, with no manual step.
+// killed (SIGKILL), an agent frozen (SIGSTOP), the coordinator killed and the
+// network between two agents cut, each while a sync is in flight. Each case
+// checks the Sync status (and that it names the failed agent and rank), that it
+// came back within 10 s of the fault, the error-channel event, and that the
+// next sync succeeds once the failed process (or link) is back, with no manual
+// step.
+//
+// The network cut is a real network element: pushes to one agent cross a TCP
+// relay process (tcp_relay.cc) that the agent advertises as its data address,
+// while heartbeats and the coordinator's calls go direct. Cut, the relay drops
+// every byte and closes nothing, as a dead link does.
 //
 // Agents run with --debug_push_delay_ms so that a sync of a small model lasts
 // long enough to be interrupted: the trainer's agent waits that long before it
@@ -11,9 +17,11 @@
 #include <signal.h>
 
 #include <catch2/catch.hpp>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -42,8 +50,10 @@ struct Deployment {
 };
 
 // A TP1 trainer on agent 0 broadcasting to two TP1 inference replicas on
-// agents 1 and 2, group "g", one sync done (version 1).
-Deployment DeployAndSyncOnce(const std::string& name) {
+// agents 1 and 2, group "g", one sync done (version 1). `prepare`, when set,
+// runs on the cluster before any model is deployed.
+Deployment DeployAndSyncOnce(const std::string& name,
+                             const std::function<void(LocalCluster&)>& prepare = nullptr) {
   Deployment d;
   absl::StatusOr<std::unique_ptr<LocalCluster>> cluster =
       LocalCluster::Start({"cpu", "cpu", "cpu"}, MakeWorkDir(name), {}, {},
@@ -51,6 +61,7 @@ Deployment DeployAndSyncOnce(const std::string& name) {
   INFO(cluster.status().ToString());
   REQUIRE(cluster.ok());
   d.cluster = *std::move(cluster);
+  if (prepare) prepare(*d.cluster);
   d.trainer = DeployOrDie(*d.cluster, {"trainer", true, 1, 1, 1, {0}, "small"});
   d.inference = DeployOrDie(*d.cluster, {"vllm", false, 1, 1, 2, {1, 2}, "small"});
   client::CoordinatorClient coordinator(d.cluster->coordinator_address());
@@ -287,14 +298,14 @@ TEST_CASE("A coordinator killed during a sync leaves no agent blocked; restarted
     while (absl::Now() < deadline) {
       text = ReadFile(log);
       if (absl::StrContains(text, "was aborted on this agent") &&
-          absl::StrContains(text, "failed here")) {
+          absl::StrContains(text, "sync failed sync_id=")) {
         break;
       }
       absl::SleepFor(absl::Milliseconds(50));
     }
     INFO("agent " << i << " log " << log);
     CHECK(absl::StrContains(text, "was aborted on this agent"));
-    CHECK(absl::StrContains(text, "failed here"));
+    CHECK(absl::StrContains(text, "sync failed sync_id="));
     CHECK(d.cluster->agent(i).Running());
   }
   std::fprintf(stderr, "fault_test: all agents aborted %.0f ms after the coordinator died\n",
@@ -321,6 +332,114 @@ TEST_CASE("A coordinator killed during a sync leaves no agent blocked; restarted
   AwaitRecovered(coordinator, d.cluster->agent_address(0), "");
   CreateGroup(coordinator, "g", "trainer", "vllm");
   SyncAndVerifyAgain(d, coordinator, 3);
+}
+
+// A tcp_relay process in front of one agent's data port (see tcp_relay.cc).
+class Relay {
+ public:
+  // Starts a relay to agent `i` of `cluster` and restarts that agent
+  // advertising the relay as its data address: other agents' pushes to it
+  // cross the relay from then on.
+  static std::unique_ptr<Relay> InFrontOf(LocalCluster& cluster, int i) {
+    absl::StatusOr<std::unique_ptr<ChildProcess>> process = ChildProcess::Spawn(
+        {"tests/integration/tcp_relay", absl::StrCat("--target=", cluster.agent_address(i))},
+        absl::StrCat(MakeWorkDir("tcp-relay"), "/relay.log"), /*interactive=*/true);
+    INFO(process.status().ToString());
+    REQUIRE(process.ok());
+    auto relay = std::unique_ptr<Relay>(new Relay(*std::move(process)));
+    // Its first line: "ok <host:port>".
+    relay->address_ = Ok(relay->process_->ReadLine(absl::Seconds(10)), "start");
+    cluster.AddAgentFlags(i, {absl::StrCat("--data_advertise_address=", relay->address_)});
+    absl::Status restarted = cluster.RestartAgent(i, /*crash=*/false);
+    INFO(restarted.ToString());
+    REQUIRE(restarted.ok());
+    return relay;
+  }
+
+  const std::string& address() const { return address_; }
+  void Cut() { Command("cut"); }
+  void Heal() { Command("heal"); }
+  // Bytes forwarded so far, both ways.
+  int64_t BytesForwarded() {
+    const std::string stats = Command("stats");
+    return std::stoll(stats.substr(0, stats.find(' ')));
+  }
+
+ private:
+  explicit Relay(std::unique_ptr<ChildProcess> process) : process_(std::move(process)) {}
+
+  // What follows "ok " in the relay's answer `line` to `what`.
+  static std::string Ok(const absl::StatusOr<std::string>& line, const std::string& what) {
+    INFO(what << ": " << line.status().ToString() << " " << line.value_or(""));
+    REQUIRE(line.ok());
+    REQUIRE(absl::StartsWith(*line, "ok"));
+    return line->size() > 3 ? line->substr(3) : std::string();
+  }
+
+  std::string Command(const std::string& command) {
+    return Ok(process_->Command(command, absl::Seconds(10)), command);
+  }
+
+  std::unique_ptr<ChildProcess> process_;
+  std::string address_;
+};
+
+TEST_CASE("A network cut between two live agents fails the sync, naming both; healed, it syncs",
+          "[fault]") {
+  std::unique_ptr<Relay> relay;
+  Deployment d = DeployAndSyncOnce(
+      "fault-cut", [&](LocalCluster& cluster) { relay = Relay::InFrontOf(cluster, 1); });
+  client::CoordinatorClient coordinator(d.cluster->coordinator_address());
+  const std::string address = d.cluster->agent_address(1);
+  const std::string id = AgentIdAt(coordinator, address);
+  const std::string sender = AgentIdAt(coordinator, d.cluster->agent_address(0));
+  REQUIRE_FALSE(id.empty());
+  // Agent 1 advertises the relay, and version 1's bytes for it crossed it.
+  absl::StatusOr<v1::ListAgentsResponse> agents = coordinator.ListAgents();
+  REQUIRE(agents.ok());
+  for (const v1::AgentInfo& agent : agents->agents()) {
+    CHECK(agent.data_address() == (agent.agent_id() == id ? relay->address() : ""));
+  }
+  const int64_t replica_bytes = InferenceBytes("small", 1, 1);
+  CHECK(relay->BytesForwarded() > replica_bytes);
+
+  // Cut while the sync is under way: the push to agent 1 meets silence, not an
+  // error, and both agents keep heartbeating.
+  absl::Time fault_time;
+  absl::Duration elapsed;
+  absl::Status status = SyncWithFault(
+      d, 2, [&] { relay->Cut(); }, &fault_time, &elapsed);
+  CHECK(elapsed < kBound);
+  CheckBlamed(status, id, address,
+              AwaitEvent(d.cluster->coordinator_address(), fault_time, SyncEventOfG));
+  CHECK(absl::StrContains(status.message(), absl::StrCat("unreachable from agent ", sender)));
+  CHECK(absl::StrContains(status.message(), "trainer rank 0"));
+
+  // Nothing is left blocked: no agent was expired or restarted, and every
+  // agent answers its framework process.
+  CHECK(AgentIdAt(coordinator, address) == id);
+  CHECK(AgentIdAt(coordinator, d.cluster->agent_address(0)) == sender);
+  CHECK(LocalCluster::CommandAll(d.trainer, "version").ok());
+  CHECK(LocalCluster::CommandAll(d.inference, "version").ok());
+
+  // A sync started while the link is still cut (its push opens a new
+  // connection, which never completes) fails within the bound as well.
+  {
+    const absl::Time start = absl::Now();
+    absl::StatusOr<v1::SyncResponse> during_cut = coordinator.Sync("g");
+    const absl::Duration took = absl::Now() - start;
+    std::fprintf(stderr, "fault_test: a sync during the cut failed after %.0f ms: %s\n",
+                 absl::ToDoubleMilliseconds(took), during_cut.status().ToString().c_str());
+    CHECK(took < kBound);
+    CheckBlamed(during_cut.status(), id, address,
+                AwaitEvent(d.cluster->coordinator_address(), start, SyncEventOfG));
+  }
+
+  // Healed, the next sync goes through the relay again, nothing restarted.
+  const int64_t before = relay->BytesForwarded();
+  relay->Heal();
+  SyncAndVerifyAgain(d, coordinator, 3);
+  CHECK(relay->BytesForwarded() - before > replica_bytes);
 }
 
 }  // namespace

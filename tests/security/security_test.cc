@@ -432,7 +432,7 @@ TEST_CASE("A sync runs end to end over mutual TLS with tokens", "[security]") {
   SECTION("paramsyncctl takes the same settings as flags") {
     auto ctl = [&](std::vector<std::string> flags) {
       std::vector<std::string> argv = {
-          "client/paramsyncctl", "--coordinator=" + (*cluster)->coordinator_address(), "status"};
+          "client/ctl/paramsyncctl", "--coordinator=" + (*cluster)->coordinator_address(), "status"};
       argv.insert(argv.begin() + 1, flags.begin(), flags.end());
       const std::string log = MakeWorkDir("ctl") + "/out.log";
       absl::StatusOr<std::unique_ptr<ChildProcess>> process = ChildProcess::Spawn(argv, log, false);
