@@ -17,6 +17,7 @@
 #include "agent/tasks/staging_store.h"
 #include "common/dtype.h"
 #include "common/status_macros.h"
+#include "common/status_message.h"
 #include "common/tensor_slice.h"
 
 namespace paramsync::agent {
@@ -38,10 +39,7 @@ std::string TaskName(uint64_t sync_id, const v1::TransferTask& task) {
 // could not reach, which the coordinator blames).
 absl::Status Annotate(const absl::Status& status, const std::string& where) {
   if (status.ok()) return status;
-  absl::Status annotated(status.code(), absl::StrCat(where, ": ", status.message()));
-  status.ForEachPayload(
-      [&](absl::string_view url, const absl::Cord& value) { annotated.SetPayload(url, value); });
-  return annotated;
+  return WithMessage(status, absl::StrCat(where, ": ", status.message()));
 }
 
 // Merges each run of tensors the plan marked joins_next into one buffer

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "common/status_message.h"
 #include "coordinator/executor/sync_validator.h"
 #include "coordinator/planner/plan_builder.h"
 #include "coordinator/planner/plan_proto.h"
@@ -85,15 +86,10 @@ absl::Status WithPartialCommit(absl::Status failure, int64_t version,
   for (const v1::EndpointRef& ref : committed) {
     names.push_back(absl::StrCat(ref.model(), " rank ", ref.rank()));
   }
-  absl::Status annotated(failure.code(),
-                         absl::StrCat(failure.message(),
-                                      "; these endpoints received all their bytes "
-                                      "and hold version ",
-                                      version, " all the same: ", absl::StrJoin(names, ", ")));
-  failure.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) {
-    annotated.SetPayload(url, payload);
-  });
-  return annotated;
+  return WithMessage(failure, absl::StrCat(failure.message(),
+                                           "; these endpoints received all their bytes and hold "
+                                           "version ",
+                                           version, " all the same: ", absl::StrJoin(names, ", ")));
 }
 
 }  // namespace
