@@ -105,9 +105,10 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const AgentConfi
                                                 transport, agent->data_.memory.get());
   agent->digests_ =
       std::make_unique<DigestRunner>(agent->tensors_.get(), agent->data_.memory.get());
-  agent->control_service_ =
-      std::make_unique<AgentControlService>(agent->tensors_.get(), agent->groups_.get(),
-                                            agent->runner_.get(), transport, agent->digests_.get());
+  agent->lora_ = std::make_unique<LoraMerger>(agent->tensors_.get(), agent->data_.memory.get());
+  agent->control_service_ = std::make_unique<AgentControlService>(
+      agent->tensors_.get(), agent->groups_.get(), agent->runner_.get(), transport,
+      agent->digests_.get(), agent->lora_.get());
   if (!config.debug_corrupt_received_tensor.empty()) {
     agent->corrupter_ = std::make_unique<ReceivedBytesCorrupter>(
         agent->tensors_.get(), agent->data_.memory.get(), config.debug_corrupt_received_tensor);
@@ -188,6 +189,9 @@ void AgentServer::Shutdown() {
   data_.transport->Abort(0, absl::UnavailableError("the agent is shutting down"));
   local_service_->Shutdown();
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  // The originals of merged weights live only in this process: write them
+  // back while the framework's memory is still mapped (errors are logged).
+  (void)lora_->Restore(0);
 }
 
 }  // namespace paramsync::agent

@@ -22,6 +22,7 @@
 #include "agent/service/agent_data_service.h"
 #include "agent/service/agent_local_service.h"
 #include "agent/tasks/group_table.h"
+#include "agent/tasks/lora_merger.h"
 #include "agent/tasks/task_runner.h"
 #include "agent/tensors/tensor_registry.h"
 #include "common/credentials.h"
@@ -87,6 +88,7 @@ class AgentServer {
   std::unique_ptr<GroupTable> groups_;
   std::unique_ptr<TaskRunner> runner_;
   std::unique_ptr<DigestRunner> digests_;
+  std::unique_ptr<LoraMerger> lora_;  // Before data_ goes: frees copies in its memory.
   std::unique_ptr<ReceivedBytesCorrupter> corrupter_;  // Null unless testing asks for one.
   std::unique_ptr<CoordinatorLink> link_;
   std::unique_ptr<AgentControlService> control_service_;

@@ -19,8 +19,15 @@
 // shard: the baseline every ratio is printed against. The last line ("row
 // ...", tab-separated) is what bench/run_gpu_table.sh collects into its table.
 // Bytes are checked after the first
-// sync. --dump_shapes prints the per-rank shard shapes as JSON (for the
-// per-tensor torch.distributed baseline, bench/torch_broadcast_baseline.py).
+// sync. --dump_shapes prints the per-rank TP2 shard shapes as JSON and exits.
+// --torch_baseline=PATH (bench/torch_broadcast_baseline.py; needs python3 with
+// torch) also measures, after the flat broadcast and in the same run, what
+// Python RL frameworks do: a per-tensor torch.distributed.broadcast loop over
+// the same shapes (written as JSON to the work dir) between GPUs 0->2 and 1->3,
+// printed as a third table line with the Sync's speed-up over it. It runs as a
+// child process bounded to 300 s; when it cannot run (python3 or torch missing,
+// fewer than 4 GPUs, a failure, or a scenario whose flat pairs are not 0->2,
+// 1->3 of TP2 shards) a line says why and the bench goes on.
 // --validate also times as many validated syncs (SyncRequest.validate: every
 // tensor digested on its GPU, source and destination, before the commit) and
 // prints what validation adds.
@@ -36,10 +43,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "bench/bench_main.h"
 #include "bench/gpu_scenarios.h"
 #include "bench/local_cluster.h"
 #include "bench/model_layout.h"
+#include "bench/torch_loop_baseline.h"
 #include "client/coordinator_client.h"
 #include "common/dtype.h"
 
@@ -56,6 +65,10 @@ ABSL_FLAG(int64_t, staging_budget_bytes, 0,
           "the group's staging budget (SyncGroupSpec.staging_budget_bytes; 0: default)");
 ABSL_FLAG(bool, validate, false,
           "also time validated syncs and print the validation overhead (ms and % of a sync)");
+ABSL_FLAG(std::string, torch_baseline, "",
+          "path of bench/torch_broadcast_baseline.py: also time a per-tensor "
+          "torch.distributed.broadcast loop over the TP2 shard (python3 with torch, GPUs 0->2 and "
+          "1->3); empty: skip");
 
 namespace paramsync::bench {
 namespace {
@@ -63,10 +76,6 @@ namespace {
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
-}
-
-absl::Status Check(bool ok, const std::string& what) {
-  return ok ? absl::OkStatus() : absl::InternalError(what);
 }
 
 uint64_t ShardBytes(const std::vector<ParameterLayout>& parameters, int tp) {
@@ -143,12 +152,7 @@ absl::Status Run() {
   if (!shape.ok()) return shape.status();
   const std::vector<ParameterLayout> parameters = TransformerParameters(*shape);
   if (absl::GetFlag(FLAGS_dump_shapes)) {
-    std::vector<std::string> items;
-    for (const ParameterLayout& p : parameters) {
-      items.push_back(absl::StrCat("[\"", p.name, "\", [",
-                                   absl::StrJoin(ShardShape(p, RankLayout{2, 0}), ", "), "]]"));
-    }
-    std::cout << "[" << absl::StrJoin(items, ",\n ") << "]\n";
+    std::cout << ShardShapesJson(parameters);
     return absl::OkStatus();
   }
   const std::string scenario = absl::GetFlag(FLAGS_scenario);
@@ -182,8 +186,8 @@ absl::Status Run() {
 
   std::vector<std::string> devices;
   for (int i = 0; i < setup.gpus; ++i) devices.push_back(absl::StrCat("cuda:", i));
-  absl::StatusOr<std::unique_ptr<LocalCluster>> cluster =
-      LocalCluster::Start(devices, MakeWorkDir("gpu-bench"));
+  const std::string work_dir = MakeWorkDir("gpu-bench");
+  absl::StatusOr<std::unique_ptr<LocalCluster>> cluster = LocalCluster::Start(devices, work_dir);
   if (!cluster.ok()) return cluster.status();
   absl::StatusOr<std::vector<ChildProcess*>> trainer_ranks = (*cluster)->Deploy(setup.trainer);
   if (!trainer_ranks.ok()) return trainer_ranks.status();
@@ -224,7 +228,7 @@ absl::Status Run() {
                    static_cast<long long>(first->wire_bytes()))
             << std::flush;
 
-  std::vector<double> sync_ms, control_ms, commit_ms;
+  std::vector<double> sync_ms, control_ms, commit_ms, outside_round_ms;
   int64_t peak_staging = first->peak_staging_bytes();
   for (int i = 0; i < absl::GetFlag(FLAGS_syncs); ++i) {
     absl::StatusOr<v1::SyncResponse> report = coordinator.Sync("bench");
@@ -234,6 +238,7 @@ absl::Status Run() {
     sync_ms.push_back(report->duration_ms());
     control_ms.push_back(report->duration_ms() - data_ms);
     commit_ms.push_back(report->commit_round_ms());
+    outside_round_ms.push_back(report->duration_ms() - report->transfer_round_ms());
     peak_staging = std::max(peak_staging, report->peak_staging_bytes());
   }
   // After the syncs it also holds its communicators' buffers (staging is freed).
@@ -254,26 +259,66 @@ absl::Status Run() {
   absl::StatusOr<double> flat_ms = FlatBroadcastMs(setup.flat_pairs, shard_bytes, 5);
   if (!flat_ms.ok()) return flat_ms.status();
   const double sync = Median(sync_ms);
+
+  // After the flat broadcast, the per-tensor torch.distributed loop
+  // (--torch_baseline); the script broadcasts TP2 shards over GPUs 0->2, 1->3.
+  const std::string torch_script = absl::GetFlag(FLAGS_torch_baseline);
+  std::string torch_lines;
+  if (!torch_script.empty()) {
+    constexpr char kTorchLabel[] = "per-tensor torch.distributed.broadcast loop";
+    std::vector<std::pair<int, int>> pairs = setup.flat_pairs;
+    std::sort(pairs.begin(), pairs.end());
+    if (pairs != std::vector<std::pair<int, int>>{{0, 2}, {1, 3}} || setup.flat_shard_tp != 2) {
+      std::vector<std::string> names;
+      for (const auto& [src, dst] : setup.flat_pairs) names.push_back(absl::StrCat(src, "->", dst));
+      torch_lines = absl::StrFormat(
+          "%s: not measured: the torch baseline applies only to flat pairs 0->2, 1->3 of TP2 "
+          "shards (scenario %s: %s of TP%d shards)\n",
+          kTorchLabel, scenario, absl::StrJoin(names, ", "), setup.flat_shard_tp);
+    } else {
+      std::cout << "timing the per-tensor torch.distributed baseline: python3 " << torch_script
+                << "\n"
+                << std::flush;
+      absl::StatusOr<double> loop =
+          TorchLoopMs(torch_script, parameters, work_dir, std::max(1, absl::GetFlag(FLAGS_syncs)));
+      if (loop.ok()) {
+        torch_lines = absl::StrFormat(
+            "%-44s %10.2f %12.1f %8.3f\n"
+            "paramsync Sync speed-up over the per-tensor torch.distributed.broadcast loop: %.2f x "
+            "(loop %.2f ms / Sync %.2f ms)\n",
+            kTorchLabel, *loop, shard_bytes / *loop / 1e6, *loop / *flat_ms, *loop / sync, *loop,
+            sync);
+      } else {
+        torch_lines = absl::StrFormat("%s: not measured: %s\n", kTorchLabel,
+                                      std::string(loop.status().message()));
+      }
+    }
+  }
+
   const double staging_mib = peak_staging / double{1 << 20};
   std::cout << absl::StrFormat(
-      "\n%-44s %10s %12s %8s\n"
-      "%-44s %10.2f %12.1f %8s\n"
-      "%-44s %10.2f %12.1f %8.3f\n"
-      "control plane (sync minus agents' stage time) %12s (commit round %.2f ms)\n"
+                   "\n%-44s %10s %12s %8s\n"
+                   "%-44s %10.2f %12.1f %8s\n"
+                   "%-44s %10.2f %12.1f %8.3f\n",
+                   "measurement (median)", "ms", "GB/s/pair", "ratio",
+                   absl::StrFormat("flat ncclBroadcast, 1 shard, %zu pairs",
+                                   setup.flat_pairs.size()),
+                   *flat_ms, shard_bytes / *flat_ms / 1e6, "1.000",
+                   absl::StrCat("paramsync Sync (", scenario, ", ", strategy, ")"), sync,
+                   shard_bytes / sync / 1e6, sync / *flat_ms)
+            << torch_lines;
+  std::cout << absl::StrFormat(
+      "control plane (sync minus agents' stage time) %12s (commit round %.2f ms; coordinator "
+      "outside the transfer round %.2f ms)\n"
       "staging waves %d; agent GPU memory (largest agent): CUDA context %d MiB, + NCCL "
       "communicators %d MiB, peak staging %.0f MiB\n"
       "agent GPU memory beyond NCCL's buffers (context + peak staging): %.0f MiB\n",
-      "measurement (median)", "ms", "GB/s/pair", "ratio",
-      absl::StrFormat("flat ncclBroadcast, 1 shard, %zu pairs", setup.flat_pairs.size()), *flat_ms,
-      shard_bytes / *flat_ms / 1e6, "1.000",
-      absl::StrCat("paramsync Sync (", scenario, ", ", strategy, ")"), sync,
-      shard_bytes / sync / 1e6, sync / *flat_ms,
       // Stages of different agents overlap in time: only a one-stage sync's
       // wall time splits into data and control.
       first->stages_size() > 1 ? std::string("n/a (2 stages)")
                                : absl::StrFormat("%.2f ms", Median(control_ms)),
-      Median(commit_ms), first->waves(), context_mib, with_nccl_mib - context_mib, staging_mib,
-      context_mib + staging_mib);
+      Median(commit_ms), Median(outside_round_ms), first->waves(), context_mib,
+      with_nccl_mib - context_mib, staging_mib, context_mib + staging_mib);
   if (!validated_ms.empty()) {
     const double validated = Median(validated_ms);
     const double round = Median(validate_round_ms);

@@ -6,6 +6,9 @@
 # full 8-GPU width. Each row is one bench/gpu_sync_bench run (a fresh
 # coordinator and agents, the first sync checked byte for byte), timed against
 # a flat ncclBroadcast in the same run; its whole output goes to LOG_DIR.
+# Issue 4's tp2_tp2 rows also time, in the same run, a per-tensor
+# torch.distributed.broadcast loop (--torch_baseline=bench/torch_broadcast_baseline.py;
+# needs python3 with torch): those lines are printed under the table.
 #
 #   bench/run_gpu_table.sh [--gpus=4|8] [--log_dir=DIR] [gpu_sync_bench flags...]
 #
@@ -57,14 +60,25 @@ esac
 
 mkdir -p "$log_dir"
 rows=()
+torch_lines=()
 nccl=unknown
 for row in "${issue4_rows[@]}" "${issue8_rows[@]}"; do
   read -r preset scenario strategy regroup <<<"$row"
   log="$log_dir/${scenario}-${preset}-${strategy}${regroup:+-$regroup}.log"
+  torch=()
+  if [ "$scenario" = tp2_tp2 ] && printf '%s\n' "${issue4_rows[@]}" | grep -qxF "$row"; then
+    torch=(--torch_baseline=bench/torch_broadcast_baseline.py)
+  fi
   echo "running $scenario ($preset, $strategy${regroup:+, $regroup}); log: $log" >&2
   timeout "${ROW_TIMEOUT_S:-1800}" "$bench" --preset="$preset" --scenario="$scenario" \
-    --strategy="$strategy" ${regroup:+--regroup="$regroup"} "${extra[@]}" >"$log" 2>&1
+    --strategy="$strategy" ${regroup:+--regroup="$regroup"} "${torch[@]}" "${extra[@]}" \
+    >"$log" 2>&1
   rc=$?
+  if [ ${#torch[@]} -gt 0 ]; then
+    found=$(grep -E '^(per-tensor torch\.distributed\.broadcast loop|paramsync Sync speed-up over)' "$log")
+    [ -n "$found" ] || found="no torch baseline line (exit $rc); see $log"
+    while IFS= read -r line; do torch_lines+=("$scenario $preset: $line"); done <<<"$found"
+  fi
   found=$(sed -n 's/^NCCL \([0-9.]*\);.*/\1/p' "$log" | head -1)
   [ -n "$found" ] && nccl=$found
   line=$(grep -P '^row\t' "$log" | tail -1)
@@ -83,3 +97,9 @@ echo
 echo "| scenario | preset | strategy | bytes written | bytes between ranks | 1st sync ms | Sync ms (median) | flat broadcast ms (pairs x shard) | ratio |"
 echo "|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
+if [ ${#torch_lines[@]} -gt 0 ]; then
+  echo
+  echo "Per-tensor torch.distributed.broadcast loop, same runs (ms, GB/s/pair, ratio to the flat broadcast):"
+  echo
+  printf '    %s\n' "${torch_lines[@]}"
+fi

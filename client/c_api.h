@@ -39,7 +39,9 @@ int paramsync_set_security(const char* tls_ca, const char* tls_cert, const char*
 
 /* Registers a framework endpoint with the local agent. `request_json` is a
  * paramsync.v1.LocalRegisterEndpointRequest whose tensors carry only `spec`;
- * the library places them in a new shared-memory region. */
+ * the library places them in a new shared-memory region. Every ParameterSpec
+ * field reaches the agent as given: e.g. `"lora": {"role": "LORA_ROLE_A",
+ * "base": "w", "scale": 2.0}` declares a LoRA adapter matrix of base weight w. */
 int paramsync_endpoint_register(const char* agent_address, const char* request_json,
                                 int64_t timeout_ms, paramsync_endpoint** out);
 /* The tensor's bytes in shared memory (NULL for an unknown name). */

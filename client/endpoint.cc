@@ -1,6 +1,7 @@
 #include "client/endpoint.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 #include "client/agent_local.h"
 #include "common/dtype.h"
 
@@ -11,27 +12,38 @@ absl::StatusOr<v1::LocalRegisterEndpointRequest> LayOut(const v1::EndpointSpec& 
                                                         uint64_t alignment, uint64_t* size) {
   v1::LocalRegisterEndpointRequest request;
   *request.mutable_endpoint() = endpoint;
-  uint64_t offset = 0;
   for (const TensorDecl& decl : tensors) {
-    v1::LocalTensor* tensor = request.add_tensors();
-    v1::ParameterSpec* spec = tensor->mutable_spec();
+    v1::ParameterSpec* spec = request.add_tensors()->mutable_spec();
     spec->set_name(decl.name);
     spec->set_dtype(decl.dtype);
     for (int64_t d : decl.shape) spec->add_shape(d);
     if (decl.tp_split_dim.has_value()) spec->set_tp_split_dim(*decl.tp_split_dim);
     if (decl.expert_dim.has_value()) spec->set_expert_dim(*decl.expert_dim);
-    absl::StatusOr<uint64_t> bytes = TensorBytes(decl.dtype, decl.shape);
+    if (decl.lora.has_value()) *spec->mutable_lora() = *decl.lora;
+  }
+  absl::StatusOr<uint64_t> bytes = PlaceTensors(alignment, &request);
+  if (!bytes.ok()) return bytes.status();
+  *size = *bytes;
+  return request;
+}
+
+absl::StatusOr<uint64_t> PlaceTensors(uint64_t alignment,
+                                      v1::LocalRegisterEndpointRequest* request) {
+  uint64_t offset = 0;
+  for (v1::LocalTensor& tensor : *request->mutable_tensors()) {
+    const v1::ParameterSpec& spec = tensor.spec();
+    absl::StatusOr<uint64_t> bytes = TensorBytes(
+        spec.dtype(), absl::Span<const int64_t>(spec.shape().data(), spec.shape().size()));
     if (!bytes.ok()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("tensor '", decl.name, "': ", bytes.status().message()));
+          absl::StrCat("tensor '", spec.name(), "': ", bytes.status().message()));
     }
     offset = (offset + alignment - 1) / alignment * alignment;
-    tensor->set_offset(offset);
-    tensor->set_nbytes(*bytes);
+    tensor.set_offset(offset);
+    tensor.set_nbytes(*bytes);
     offset += *bytes;
   }
-  *size = offset;
-  return request;
+  return offset;
 }
 
 Endpoint::Endpoint(std::string agent_address, v1::LocalRegisterEndpointRequest request)

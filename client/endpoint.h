@@ -25,6 +25,8 @@ struct TensorDecl {
   std::vector<int64_t> shape;       // The local shard.
   std::optional<int> tp_split_dim;  // Absent: every TP rank holds it whole.
   std::optional<int> expert_dim;    // Stacked routed experts (HEP): the expert dimension.
+  // Set on a LoRA adapter matrix: its role, base weight and scale (v1::LoraSpec).
+  std::optional<v1::LoraSpec> lora;
 };
 
 // The registration request of `endpoint` with `tensors` laid out back to back
@@ -32,6 +34,14 @@ struct TensorDecl {
 absl::StatusOr<v1::LocalRegisterEndpointRequest> LayOut(const v1::EndpointSpec& endpoint,
                                                         const std::vector<TensorDecl>& tensors,
                                                         uint64_t alignment, uint64_t* size);
+
+// Lays out the tensors of `request`, which carry only their specs, as LayOut
+// does: sets each one's offset and nbytes from its spec's dtype and shape and
+// leaves every spec field as it is (so fields LayOut's TensorDecl does not name,
+// such as logical pieces, reach the agent). Returns the total bytes;
+// INVALID_ARGUMENT naming the tensor for a dtype or shape without a size.
+absl::StatusOr<uint64_t> PlaceTensors(uint64_t alignment,
+                                      v1::LocalRegisterEndpointRequest* request);
 
 class Endpoint {
  public:

@@ -29,28 +29,25 @@ absl::StatusOr<std::unique_ptr<HostEndpoint>> HostEndpoint::Register(
   uint64_t size = 0;
   ASSIGN_OR_RETURN(v1::LocalRegisterEndpointRequest request,
                    LayOut(endpoint, tensors, kAlignment, &size));
+  return Create(agent_address, std::move(request), size, timeout);
+}
+
+absl::StatusOr<std::unique_ptr<HostEndpoint>> HostEndpoint::Register(
+    const std::string& agent_address, v1::LocalRegisterEndpointRequest request,
+    absl::Duration timeout) {
+  ASSIGN_OR_RETURN(const uint64_t size, PlaceTensors(kAlignment, &request));
+  return Create(agent_address, std::move(request), size, timeout);
+}
+
+absl::StatusOr<std::unique_ptr<HostEndpoint>> HostEndpoint::Create(
+    const std::string& agent_address, v1::LocalRegisterEndpointRequest request, uint64_t size,
+    absl::Duration timeout) {
   ASSIGN_OR_RETURN(SharedMemoryRegion region,
                    SharedMemoryRegion::Create(NewRegionName(), std::max<uint64_t>(size, 1)));
   for (v1::LocalTensor& tensor : *request.mutable_tensors()) tensor.set_shm_name(region.name());
   RETURN_IF_ERROR(RegisterWithAgent(agent_address, request, timeout));
   return std::unique_ptr<HostEndpoint>(
       new HostEndpoint(agent_address, std::move(request), std::move(region)));
-}
-
-absl::StatusOr<std::unique_ptr<HostEndpoint>> HostEndpoint::Register(
-    const std::string& agent_address, const v1::LocalRegisterEndpointRequest& request,
-    absl::Duration timeout) {
-  std::vector<TensorDecl> tensors;
-  for (const v1::LocalTensor& tensor : request.tensors()) {
-    const v1::ParameterSpec& spec = tensor.spec();
-    tensors.push_back(
-        {spec.name(),
-         spec.dtype(),
-         {spec.shape().begin(), spec.shape().end()},
-         spec.has_tp_split_dim() ? std::optional<int>(spec.tp_split_dim()) : std::nullopt,
-         spec.has_expert_dim() ? std::optional<int>(spec.expert_dim()) : std::nullopt});
-  }
-  return Register(agent_address, request.endpoint(), tensors, timeout);
 }
 
 void* HostEndpoint::Data(const std::string& name) const {

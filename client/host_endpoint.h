@@ -35,9 +35,10 @@ class HostEndpoint final : public Endpoint {
       const std::string& agent_address, const v1::EndpointSpec& endpoint,
       const std::vector<TensorDecl>& tensors, absl::Duration timeout = absl::Seconds(30));
 
-  // Same, from a request whose tensors carry only their specs: the C ABI's entry.
+  // Same, from a request whose tensors carry only their specs (the C ABI's
+  // entry); every spec field reaches the agent as given (PlaceTensors).
   static absl::StatusOr<std::unique_ptr<HostEndpoint>> Register(
-      const std::string& agent_address, const v1::LocalRegisterEndpointRequest& request,
+      const std::string& agent_address, v1::LocalRegisterEndpointRequest request,
       absl::Duration timeout);
 
   // The tensor's bytes, in place, or nullptr for an unknown name.
@@ -47,6 +48,12 @@ class HostEndpoint final : public Endpoint {
   absl::Status Read(const std::string& name, void* dst, uint64_t bytes) const override;
 
  private:
+  // Places `request`'s laid-out tensors (`size` bytes in all) in a new
+  // shared-memory region and registers them.
+  static absl::StatusOr<std::unique_ptr<HostEndpoint>> Create(
+      const std::string& agent_address, v1::LocalRegisterEndpointRequest request, uint64_t size,
+      absl::Duration timeout);
+
   HostEndpoint(std::string agent_address, v1::LocalRegisterEndpointRequest request,
                SharedMemoryRegion region)
       : Endpoint(std::move(agent_address), std::move(request)), region_(std::move(region)) {}

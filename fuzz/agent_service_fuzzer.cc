@@ -1,7 +1,7 @@
 // Fuzz target: the agent's services (agent/service/): AgentControl, AgentLocal
 // and AgentData, on an in-process agent wired as agent/agent_server.cc wires a
 // CPU agent (host memory, inbox, host transport, tensor registry, group table,
-// task runner, digest runner, coordinator link), fresh for every input. The input is a
+// task runner, digest runner, LoRA merger, coordinator link), fresh for every input. The input is a
 // sequence of calls (fuzz_calls.h); each selector byte picks the RPC (low 4
 // bits) and, for Push, how many times its chunk is streamed (bits 4-6).
 //
@@ -51,6 +51,7 @@
 #include "agent/service/agent_local_service.h"
 #include "agent/tasks/digest_runner.h"
 #include "agent/tasks/group_table.h"
+#include "agent/tasks/lora_merger.h"
 #include "agent/tasks/task_runner.h"
 #include "agent/tensors/tensor_registry.h"
 #include "agent/transport/host_transport.h"
@@ -82,6 +83,7 @@ enum Rpc : uint8_t {
   kGetVersion,
   kPush,
   kDigest,
+  kLora,
   kNumRpcs,
 };
 
@@ -128,7 +130,8 @@ struct Agent {
   agent::TaskRunner runner{&tensors, &groups, &transport, &memory};
   std::unique_ptr<agent::CoordinatorLink> link;
   agent::DigestRunner digests{&tensors, &memory};
-  agent::AgentControlService control{&tensors, &groups, &runner, &transport, &digests};
+  agent::LoraMerger lora{&tensors, &memory};
+  agent::AgentControlService control{&tensors, &groups, &runner, &transport, &digests, &lora};
   agent::AgentLocalService local{&tensors, nullptr};
   agent::AgentDataService data{&inbox};
 };
@@ -307,6 +310,13 @@ void RunCall(Agent& a, const Call& call) {
       CheckHandlerStatus("Digest", a.control.Digest(&context, &request, &response));
       return;
     }
+    case kLora: {
+      v1::LoraRequest request;
+      v1::LoraResponse response;
+      if (!ParseRequest(call, request)) return;
+      CheckHandlerStatus("Lora", a.control.Lora(&context, &request, &response));
+      return;
+    }
   }
 }
 
@@ -442,6 +452,31 @@ std::vector<std::pair<std::string, std::string>> Seeds() {
     w.Add(kRegisterEndpoint, Endpoint("vllm", 0, 4, 0));
     w.Add(kDigest, digest);
     seeds.emplace_back("seed_digest", w.input());
+  }
+  {  // A trainer rank's w [4, 8] with a rank-2 LoRA adapter: merged, aborted, merged, restored.
+    v1::LocalRegisterEndpointRequest trainer = Endpoint("trainer", 0, 4, 0);
+    const uint64_t after = uint64_t{4} * 5 * 8;  // After w and b.
+    auto adapter = [&](const char* name, v1::LoraRole role, int rows, int cols, uint64_t at) {
+      v1::LoraSpec* lora = AddTensor(trainer, name, rows, cols, at)->mutable_spec()->mutable_lora();
+      lora->set_role(role);
+      lora->set_base("w");
+      lora->set_scale(0.5);
+    };
+    adapter("w.lora_A", v1::LORA_ROLE_A, 2, 8, after);
+    adapter("w.lora_B", v1::LORA_ROLE_B, 4, 2, after + 4 * 2 * 8);
+    v1::LoraRequest merge;
+    merge.set_sync_id(6);
+    merge.set_action(v1::LORA_ACTION_MERGE);
+    merge.add_endpoints()->set_model("trainer");
+    v1::LoraRequest restore = merge;
+    restore.set_action(v1::LORA_ACTION_RESTORE);
+    restore.clear_endpoints();
+    v1::AbortRequest abort;
+    abort.set_sync_id(6);
+    SeedWriter w;
+    w.Add(kRegisterEndpoint, trainer);
+    w.Add(kLora, merge).Add(kAbort, abort).Add(kLora, merge).Add(kLora, restore);
+    seeds.emplace_back("seed_lora", w.input());
   }
   {  // Two stages: the receiver keeps half of w (dim 0) and forwards the whole in stage 2.
     v1::SetupGroupsRequest setup;

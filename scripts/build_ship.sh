@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.."
 ./scripts/install_deps.sh
 targets=(//agent:paramsync-agent //coordinator:paramsync-coordinator //bench:tensor_holder
          //tests/agent:nccl_transport_test //tests/gpu:gpu_sync_test //tests/gpu:digest_kernel_test
+         //tests/gpu:lora_merge_kernel_test
          //bench:gpu_sync_bench
          //client:libparamsync.so "$@")
 bazel build --noshow_progress --ui_event_filters=-info,-debug --config=ship "${targets[@]}"

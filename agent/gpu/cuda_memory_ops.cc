@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/gpu/digest_kernel.h"
+#include "agent/gpu/lora_merge_kernel.h"
 #include "agent/transport/nccl/cuda_stream.h"
 #include "agent/transport/nccl/nccl_status.h"
 
@@ -106,6 +107,14 @@ absl::Status CudaMemoryOps::DigestBlocks(absl::Span<const PlannedDigest> planned
   }
   cudaFreeAsync(scratch, stream_);
   const absl::Status finished = Finish("digest");
+  return status.ok() ? finished : status;
+}
+
+absl::Status CudaMemoryOps::MergeLowRankChecked(const LowRankMerge& merge) {
+  absl::MutexLock lock(&mu_);
+  cudaSetDevice(device_);
+  absl::Status status = CudaToStatus(EnqueueLoraMergeKernel(merge, stream_), "LoRA merge kernel");
+  const absl::Status finished = Finish("LoRA merge");
   return status.ok() ? finished : status;
 }
 

@@ -4,7 +4,8 @@
 // boxes as (2-D) cudaMemcpyAsync on the agent's stream. A dim-k slice of a row-major
 // tensor is `outer` rows of one contiguous run each, which is exactly a pitched
 // 2-D copy: no kernel is needed. Digests are one kernel launch per request
-// (agent/gpu/digest_kernel.h).
+// (agent/gpu/digest_kernel.h), LoRA merges one per base weight
+// (agent/gpu/lora_merge_kernel.h).
 #ifndef PARAMSYNC_AGENT_GPU_CUDA_MEMORY_OPS_H_
 #define PARAMSYNC_AGENT_GPU_CUDA_MEMORY_OPS_H_
 
@@ -33,6 +34,7 @@ class CudaMemoryOps final : public MemoryOps {
                           void* dst) override;
   absl::Status DigestBlocks(absl::Span<const PlannedDigest> planned,
                             absl::Span<uint64_t> digests) override;
+  absl::Status MergeLowRankChecked(const LowRankMerge& merge) override;
 
  private:
   CudaMemoryOps(int device, cudaStream_t stream)
@@ -44,7 +46,7 @@ class CudaMemoryOps final : public MemoryOps {
   const int device_;
   const cudaStream_t stream_;
   const std::string name_;
-  absl::Mutex mu_;  // One copy at a time on the stream.
+  absl::Mutex mu_;  // One operation at a time on the stream.
 };
 
 }  // namespace paramsync::agent

@@ -3,8 +3,8 @@
 // The memory a sync's bytes live in on this agent (host memory for CPU agents,
 // one GPU's memory for GPU agents) and the few operations the data path needs
 // there: staging buffers, whole copies, TP slices and boxes (as pitched 2-D
-// block copies), and digests of tensor regions (sync validation, computed
-// where the tensors live). Everything above the
+// block copies), digests of tensor regions (sync validation, computed where
+// the tensors live), and LoRA merges into base weights. Everything above the
 // transports is written against this interface, so it is the same code on CPU
 // and GPU.
 #ifndef PARAMSYNC_AGENT_MEMORY_MEMORY_OPS_H_
@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/low_rank_merge.h"
 #include "common/tensor_box.h"
 #include "common/tensor_digest.h"
 #include "common/tensor_slice.h"
@@ -53,6 +54,13 @@ struct PlannedDigest {
   std::vector<DigestBlock> blocks;
 };
 
+// OK when `merge` is one MemoryOps::MergeLowRank can do; else
+// INVALID_ARGUMENT naming the field: a known element type, W, A and B not
+// null and aligned to their elements, W's bytes apart from A's and B's (an
+// in-place update reading what it writes would depend on the order of the
+// work), sizes within 2^48 elements, scale finite and non-zero.
+absl::Status CheckLowRankMerge(const LowRankMerge& merge);
+
 class MemoryOps {
  public:
   virtual ~MemoryOps() = default;
@@ -85,6 +93,11 @@ class MemoryOps {
   // computed at once in this memory; complete when it returns.
   absl::StatusOr<std::vector<uint64_t>> Digest(absl::Span<const PlannedDigest> planned);
 
+  // W += scale * B @ A in place, W, A and B in this memory, with the
+  // arithmetic of common/low_rank_merge.h (the same bits in every memory);
+  // complete when it returns. INVALID_ARGUMENT as CheckLowRankMerge says.
+  absl::Status MergeLowRank(const LowRankMerge& merge);
+
  protected:
   // The memory itself, for Allocate(): at least `bytes` (and at least one).
   virtual absl::StatusOr<void*> AllocateRaw(size_t bytes) = 0;
@@ -97,14 +110,17 @@ class MemoryOps {
   // returns. Every region at once: one pass on a GPU.
   virtual absl::Status DigestBlocks(absl::Span<const PlannedDigest> planned,
                                     absl::Span<uint64_t> digests) = 0;
+  // MergeLowRank() of a checked `merge`; complete when it returns.
+  virtual absl::Status MergeLowRankChecked(const LowRankMerge& merge) = 0;
 
  private:
   std::atomic<size_t> live_{0};
   std::atomic<size_t> peak_{0};
 };
 
-// Host memory: heap staging buffers, memcpy.
-class HostMemoryOps final : public MemoryOps {
+// Host memory: heap staging buffers, memcpy, loops. Not final: tests make
+// its allocations fail (tests/agent/lora_merger_test.cc).
+class HostMemoryOps : public MemoryOps {
  public:
   absl::string_view name() const override { return "host"; }
   absl::Status Copy(void* dst, const void* src, size_t bytes) override;
@@ -116,6 +132,7 @@ class HostMemoryOps final : public MemoryOps {
                           void* dst) override;
   absl::Status DigestBlocks(absl::Span<const PlannedDigest> planned,
                             absl::Span<uint64_t> digests) override;
+  absl::Status MergeLowRankChecked(const LowRankMerge& merge) override;
 };
 
 }  // namespace paramsync::agent

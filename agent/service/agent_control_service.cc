@@ -86,12 +86,13 @@ class AgentControlService::CancelWatch {
 
 AgentControlService::AgentControlService(TensorRegistry* tensors, GroupTable* groups,
                                          TaskRunner* runner, Transport* transport,
-                                         DigestRunner* digests)
+                                         DigestRunner* digests, LoraMerger* lora)
     : tensors_(tensors),
       groups_(groups),
       runner_(runner),
       transport_(transport),
       digests_(digests),
+      lora_(lora),
       cancel_watch_(std::make_unique<CancelWatch>()) {}
 
 AgentControlService::~AgentControlService() = default;
@@ -210,6 +211,9 @@ grpc::Status AgentControlService::Abort(grpc::ServerContext*, const v1::AbortReq
   transport_->Abort(
       request->sync_id(),
       absl::AbortedError(absl::StrCat("sync aborted by the coordinator: ", request->reason())));
+  // Logged, not returned: the abort itself happened, and the coordinator
+  // cannot do more about weights this agent failed to write back.
+  (void)lora_->Restore(request->sync_id());
   return grpc::Status::OK;
 }
 
@@ -226,6 +230,32 @@ grpc::Status AgentControlService::Digest(grpc::ServerContext*, const v1::DigestR
     return ToGrpcStatus(digests.status());
   }
   *response = *std::move(digests);
+  return grpc::Status::OK;
+}
+
+grpc::Status AgentControlService::Lora(grpc::ServerContext*, const v1::LoraRequest* request,
+                                       v1::LoraResponse* response) {
+  if (request->sync_id() == 0) {
+    return ToGrpcStatus(absl::InvalidArgumentError("sync_id must be > 0"));
+  }
+  absl::StatusOr<v1::LoraResponse> result;
+  switch (request->action()) {
+    case v1::LORA_ACTION_MERGE:
+      result = lora_->Merge(request->sync_id(), request->endpoints());
+      break;
+    case v1::LORA_ACTION_RESTORE:
+      result = lora_->Restore(request->sync_id());
+      break;
+    default:
+      result = absl::InvalidArgumentError(
+          absl::StrCat("action is ", static_cast<int>(request->action()),
+                       "; accepted: LORA_ACTION_MERGE, LORA_ACTION_RESTORE"));
+  }
+  if (!result.ok()) {
+    if (metrics_ != nullptr) metrics_->RecordError("Lora", result.status());
+    return ToGrpcStatus(result.status());
+  }
+  *response = *std::move(result);
   return grpc::Status::OK;
 }
 

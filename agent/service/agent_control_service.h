@@ -9,6 +9,9 @@
 // so that this agent and the peers waiting on it stop instead of blocking
 // until the deadline; the abort is reported to the coordinator's error
 // channel once one is reachable.
+//
+// An Abort of a sync also restores the base weights merged for it (Lora's
+// MERGE), so that a failed sync leaves the trainer's weights as they were.
 #ifndef PARAMSYNC_AGENT_SERVICE_AGENT_CONTROL_SERVICE_H_
 #define PARAMSYNC_AGENT_SERVICE_AGENT_CONTROL_SERVICE_H_
 
@@ -19,6 +22,7 @@
 #include "agent/metrics/agent_metrics.h"
 #include "agent/tasks/digest_runner.h"
 #include "agent/tasks/group_table.h"
+#include "agent/tasks/lora_merger.h"
 #include "agent/tasks/received_bytes_corrupter.h"
 #include "agent/tasks/task_cache.h"
 #include "agent/tasks/task_runner.h"
@@ -32,7 +36,7 @@ class AgentControlService final : public v1::AgentControl::Service {
  public:
   // All pointers must outlive the service.
   AgentControlService(TensorRegistry* tensors, GroupTable* groups, TaskRunner* runner,
-                      Transport* transport, DigestRunner* digests);
+                      Transport* transport, DigestRunner* digests, LoraMerger* lora);
   ~AgentControlService() override;
 
   // Where aborts of cancelled RunTasks calls are reported; null (the default):
@@ -62,6 +66,8 @@ class AgentControlService final : public v1::AgentControl::Service {
                      v1::AbortResponse* response) override;
   grpc::Status Digest(grpc::ServerContext* context, const v1::DigestRequest* request,
                       v1::DigestResponse* response) override;
+  grpc::Status Lora(grpc::ServerContext* context, const v1::LoraRequest* request,
+                    v1::LoraResponse* response) override;
 
  private:
   // The endpoints now hold `version`: all their bytes of it arrived.
@@ -73,6 +79,7 @@ class AgentControlService final : public v1::AgentControl::Service {
   TaskRunner* const runner_;
   Transport* const transport_;
   DigestRunner* const digests_;
+  LoraMerger* const lora_;
   const ReceivedBytesCorrupter* corrupter_for_test_ = nullptr;
   AgentMetrics* metrics_ = nullptr;
   TaskCache tasks_;

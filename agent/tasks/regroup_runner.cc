@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/dtype.h"
 #include "common/status_macros.h"
+#include "common/status_message.h"
 #include "common/tensor_box.h"
 
 namespace paramsync::agent {
@@ -81,7 +82,7 @@ absl::Status CheckPiece(const v1::RegroupPiece& piece) {
     }
   }
   if (!status.ok()) {
-    return absl::Status(status.code(), absl::StrCat(Describe(piece), ": ", status.message()));
+    return WithMessage(status, absl::StrCat(Describe(piece), ": ", status.message()));
   }
   return absl::OkStatus();
 }

@@ -175,6 +175,22 @@ absl::StatusOr<TensorView> TensorRegistry::Find(const EndpointKey& endpoint,
   return tensor_it->second;
 }
 
+absl::StatusOr<EndpointTensors> TensorRegistry::Tensors(const EndpointKey& endpoint) const {
+  RETURN_IF_ERROR(CheckPresent(endpoint));
+  absl::MutexLock lock(&mu_);
+  auto it = endpoints_.find(endpoint);
+  if (it == endpoints_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("endpoint ", Describe(endpoint), " is not registered on this agent"));
+  }
+  EndpointTensors out;
+  out.registration = it->second->registration;
+  for (const v1::LocalTensor& tensor : it->second->request.tensors()) {
+    out.tensors.push_back(it->second->tensors.at(tensor.spec().name()));
+  }
+  return out;
+}
+
 std::vector<v1::LocalRegisterEndpointRequest> TensorRegistry::Registrations() const {
   absl::MutexLock lock(&mu_);
   std::vector<v1::LocalRegisterEndpointRequest> out;

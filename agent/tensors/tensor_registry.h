@@ -42,6 +42,12 @@ struct TensorView {
   uint64_t nbytes = 0;
 };
 
+// Every tensor of one registration of an endpoint.
+struct EndpointTensors {
+  uint64_t registration = 0;        // As Registration() says.
+  std::vector<TensorView> tensors;  // In the order they were registered.
+};
+
 class TensorRegistry {
  public:
   // A registry of host tensors in shared memory (CPU agents), or, with
@@ -78,6 +84,11 @@ class TensorRegistry {
 
   // NOT_FOUND names what is missing.
   absl::StatusOr<TensorView> Find(const EndpointKey& endpoint, const std::string& tensor) const;
+
+  // All of `endpoint`'s tensors, with the registration they belong to (read
+  // together, so a caller can tell later whether they were replaced). Errors
+  // as CheckPresent().
+  absl::StatusOr<EndpointTensors> Tensors(const EndpointKey& endpoint) const;
 
   // The registration requests, for re-registering with a restarted coordinator.
   std::vector<v1::LocalRegisterEndpointRequest> Registrations() const;

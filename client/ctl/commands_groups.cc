@@ -36,6 +36,12 @@ const Choices<v1::SyncStrategyKind>& Strategies() {
   return *choices;
 }
 
+const Choices<v1::LoraMode>& LoraModes() {
+  static const auto* choices = new Choices<v1::LoraMode>{
+      {"merge", v1::LORA_MODE_MERGE}, {"adapters_only", v1::LORA_MODE_ADAPTERS_ONLY}};
+  return *choices;
+}
+
 // The value of --`flag` among `choices`; INVALID_ARGUMENT listing them otherwise.
 template <typename Enum>
 absl::StatusOr<Enum> Choose(const std::string& flag, const std::string& value,
@@ -66,6 +72,7 @@ std::string Strategy(const v1::SyncGroupSpec& spec) {
   parts.push_back(
       spec.hep() ? absl::StrCat("hep(", NameOf(spec.regroup_comm_type(), RegroupCommTypes()), ")")
                  : "dense");
+  if (spec.lora_mode() == v1::LORA_MODE_ADAPTERS_ONLY) parts.push_back("lora adapters-only");
   if (spec.free_groups()) parts.push_back("free-groups");
   if (spec.validate()) parts.push_back("validated");
   if (spec.staging_budget_bytes() > 0) {
@@ -132,8 +139,12 @@ ExitCode RunCreateGroup(const CommandContext& context) {
   absl::StatusOr<v1::SyncStrategyKind> strategy =
       Choose("strategy", absl::GetFlag(FLAGS_strategy), Strategies());
   if (!strategy.ok()) return ReportUsage(strategy.status().message());
-  // Chatlearn stays unset, as in specs made before strategies existed.
+  absl::StatusOr<v1::LoraMode> lora_mode =
+      Choose("lora_mode", absl::GetFlag(FLAGS_lora_mode), LoraModes());
+  if (!lora_mode.ok()) return ReportUsage(lora_mode.status().message());
+  // Defaults stay unset, as in specs made before these fields existed.
   if (*strategy != v1::SYNC_STRATEGY_KIND_CHATLEARN) spec.set_strategy(*strategy);
+  if (*lora_mode != v1::LORA_MODE_MERGE) spec.set_lora_mode(*lora_mode);
   spec.set_comm_type(*comm);
   spec.set_regroup_comm_type(*regroup);
   spec.set_free_groups(absl::GetFlag(FLAGS_free_groups));

@@ -18,6 +18,9 @@ ABSL_FLAG(std::string, regroup_comm_type, "alltoall",
 ABSL_FLAG(std::string, strategy, "chatlearn",
           "create-group: how syncs are planned: chatlearn (the seed's plan) or direct (any "
           "layout to any other; each inference rank receives exactly its bytes)");
+ABSL_FLAG(std::string, lora_mode, "merge",
+          "create-group: what the trainer's LoRA adapters do in a sync: merge (merged into their "
+          "base weights for the sync, restored after) or adapters_only (only adapters sync)");
 ABSL_FLAG(int64_t, staging_budget_bytes, 0,
           "create-group: staging per endpoint (0: 256 MiB; negative: unbounded)");
 ABSL_FLAG(bool, dry_run, false, "sync: set up the collective groups only, move no data");

@@ -23,6 +23,7 @@ ABSL_DECLARE_FLAG(bool, free_groups);
 ABSL_DECLARE_FLAG(bool, hep);
 ABSL_DECLARE_FLAG(std::string, regroup_comm_type);
 ABSL_DECLARE_FLAG(std::string, strategy);
+ABSL_DECLARE_FLAG(std::string, lora_mode);
 ABSL_DECLARE_FLAG(int64_t, staging_budget_bytes);
 ABSL_DECLARE_FLAG(bool, dry_run);
 ABSL_DECLARE_FLAG(bool, warmup);

@@ -31,6 +31,7 @@ constexpr char kUsage[] =
     "  create-group --group=G --src=MODEL --dst=MODEL [--comm_type=broadcast|p2p]\n"
     "               [--free_groups] [--hep [--regroup_comm_type=alltoall|allgather]]\n"
     "               [--staging_budget_bytes=N] [--validate] [--strategy=chatlearn|direct]\n"
+    "               [--lora_mode=merge|adapters_only]\n"
     "  sync --group=G [--dry_run] [--warmup] [--validate]\n"
     "                              one sync, with its progress: a bar with bytes/s on a\n"
     "                              terminal, one line per event otherwise\n"

@@ -60,6 +60,13 @@ class GrpcAgentClient final : public AgentClientInterface {
     if (!status.ok()) return status;
     return response;
   }
+  absl::StatusOr<v1::LoraResponse> Lora(const v1::LoraRequest& request,
+                                        absl::Time deadline) override {
+    v1::LoraResponse response;
+    absl::Status status = Call("Lora", &v1::AgentControl::Stub::Lora, request, &response, deadline);
+    if (!status.ok()) return status;
+    return response;
+  }
   void CancelAll() override {
     absl::MutexLock lock(&mu_);
     for (grpc::ClientContext* context : in_flight_) context->TryCancel();

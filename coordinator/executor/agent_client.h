@@ -39,6 +39,10 @@ class AgentClientInterface {
   virtual absl::StatusOr<v1::DigestResponse> Digest(const v1::DigestRequest&, absl::Time) {
     return absl::UnimplementedError("this agent client computes no digests");
   }
+  // LoRA merge syncs only, likewise.
+  virtual absl::StatusOr<v1::LoraResponse> Lora(const v1::LoraRequest&, absl::Time) {
+    return absl::UnimplementedError("this agent client merges no LoRA adapters");
+  }
   // Makes calls in flight return CANCELLED now (coordinator shutdown).
   virtual void CancelAll() = 0;
 };

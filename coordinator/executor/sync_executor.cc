@@ -400,6 +400,61 @@ absl::StatusOr<std::vector<v1::DigestResponse>> SyncExecutor::Digest(
   return responses;
 }
 
+absl::StatusOr<LoraOutcome> SyncExecutor::Lora(const TransferPlan& plan,
+                                               const std::vector<v1::LoraRequest>& requests,
+                                               v1::LoraAction action, uint64_t sync_id,
+                                               absl::Time deadline) {
+  const std::string what = action == v1::LORA_ACTION_MERGE ? "merge" : "restore";
+  const auto called = [&](size_t i) {
+    return i < requests.size() && !requests[i].endpoints().empty();
+  };
+  // Not done until an agent answers OK (a shutdown may skip the calls).
+  std::vector<absl::StatusOr<v1::LoraResponse>> results(
+      plan.agents.size(), absl::CancelledError(absl::StrCat("the LoRA ", what, " was not sent")));
+  const absl::Status round = ForEachAgent(plan, [&](const AgentWork& work) -> absl::Status {
+    const size_t i = static_cast<size_t>(&work - plan.agents.data());
+    if (!called(i)) return absl::OkStatus();
+    v1::LoraRequest request;
+    request.set_sync_id(sync_id);
+    request.set_action(action);
+    if (action == v1::LORA_ACTION_MERGE) *request.mutable_endpoints() = requests[i].endpoints();
+    results[i] = agents_->Get(work.agent.address())->Lora(request, deadline);
+    return results[i].status();
+  });
+  LoraOutcome outcome;
+  std::vector<std::string> failed;
+  int agents = 0;
+  absl::Status first;
+  std::string first_agent;
+  for (size_t i = 0; i < plan.agents.size(); ++i) {
+    if (!called(i)) continue;
+    ++agents;
+    if (results[i].ok()) {
+      outcome.base_weights += results[i]->base_weights();
+      outcome.saved_bytes += results[i]->saved_bytes();
+      continue;
+    }
+    const v1::AgentInfo& agent = plan.agents[i].agent;
+    if (first.ok()) {
+      first = results[i].status();
+      first_agent = agent.agent_id();
+    }
+    std::vector<std::string> endpoints;
+    for (const v1::EndpointRef& ref : requests[i].endpoints()) {
+      endpoints.push_back(absl::StrCat(ref.model(), " rank ", ref.rank()));
+    }
+    failed.push_back(absl::StrCat("agent ", agent.agent_id(), " at ", agent.address(), " (",
+                                  absl::StrJoin(endpoints, ", "),
+                                  "): ", results[i].status().message()));
+  }
+  if (failed.empty()) return outcome;
+  if (shutting_down_ && !round.ok()) return round;
+  return WithFailedAgent(
+      absl::Status(first.code(), absl::StrCat("LoRA ", what, " failed on ", failed.size(), " of ",
+                                              agents, " agents: ", absl::StrJoin(failed, "; "))),
+      first_agent);
+}
+
 void SyncExecutor::Free(const TransferPlan& plan) {
   absl::Status freed = ForEachAgent(plan, [&](const AgentWork& work) {
     v1::DestroyGroupsRequest destroy;

@@ -21,6 +21,10 @@
 //             names every agent that did not confirm;
 //   Digest:   a validated sync's digests, after its Transfer and before its
 //             Commit (coordinator/executor/sync_validator.h);
+//   Lora:     LoRA merge syncs (coordinator/sync/lora_merge_plan.h): before
+//             the Transfer the trainer's agents merge adapters into the base
+//             weights it reads; after the sync, committed or failed, they
+//             restore them;
 //   Free:     destroy the plan's collective groups on every agent.
 // After Shutdown() every phase fails with UNAVAILABLE, including calls in flight.
 //
@@ -56,6 +60,12 @@ struct SyncOutcome {
   int64_t tensors_received = 0;
   double regroup_ms = 0;           // Slowest agent's regroups.
   int64_t peak_staging_bytes = 0;  // Largest agent peak.
+};
+
+// What a round of LoRA requests did, summed over its agents.
+struct LoraOutcome {
+  int64_t base_weights = 0;  // Merged or restored.
+  int64_t saved_bytes = 0;   // MERGE: the copies of the base weights kept aside.
 };
 
 // What a Transfer runs.
@@ -98,6 +108,14 @@ class SyncExecutor {
   absl::StatusOr<std::vector<v1::DigestResponse>> Digest(
       const TransferPlan& plan, const std::vector<v1::DigestRequest>& requests, uint64_t sync_id,
       absl::Time deadline);
+  // Sends `action` for sync `sync_id` to each agent of `plan` whose
+  // requests[i] (its index in `plan`) names endpoints: MERGE with them,
+  // RESTORE without (the agent restores whatever the sync merged). The error
+  // names every agent that failed with its endpoints, and carries the first
+  // (WithFailedAgent).
+  absl::StatusOr<LoraOutcome> Lora(const TransferPlan& plan,
+                                   const std::vector<v1::LoraRequest>& requests,
+                                   v1::LoraAction action, uint64_t sync_id, absl::Time deadline);
   // Best effort: a failure only costs memory, and is logged.
   void Free(const TransferPlan& plan);
 

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/layouts/expand_layout.h"
+#include "coordinator/registry/lora_validation.h"
 #include "coordinator/reshard/box_algebra.h"
 
 namespace paramsync::coordinator {
@@ -35,6 +36,7 @@ absl::StatusOr<google::protobuf::RepeatedPtrField<v1::ParameterSpec>> WithLayout
   for (const v1::ParameterSpec& spec : *expanded) by_name[spec.name()] = &spec;
   google::protobuf::RepeatedPtrField<v1::ParameterSpec> out = parameters;
   for (v1::ParameterSpec& parameter : out) {
+    if (IsLoraAdapter(parameter)) continue;  // Not a model tensor: no layout has it.
     if (!parameter.logical().empty()) {
       return absl::InvalidArgumentError(absl::StrCat(
           where, "parameter '", parameter.name(),

@@ -20,7 +20,9 @@ namespace paramsync::coordinator {
 // layout's shape (dtypes stay as registered). INVALID_ARGUMENT naming the
 // endpoint and the field or tensor: a layout ExpandLayout refuses, a tensor
 // the layout does not have (some it has are listed) or of another shape, a
-// layout tensor not registered, or pieces sent along with a layout.
+// layout tensor not registered, or pieces sent along with a layout. LoRA
+// adapters (ParameterSpec.lora) are no layout's tensors: they stay as
+// registered, with their own pieces or the default ones.
 absl::StatusOr<google::protobuf::RepeatedPtrField<v1::ParameterSpec>> WithLayoutPieces(
     const v1::EndpointSpec& endpoint,
     const google::protobuf::RepeatedPtrField<v1::ParameterSpec>& parameters);

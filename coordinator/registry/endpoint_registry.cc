@@ -4,6 +4,7 @@
 #include "common/status_macros.h"
 #include "coordinator/registry/endpoint_layout.h"
 #include "coordinator/registry/endpoint_validation.h"
+#include "coordinator/registry/lora_validation.h"
 
 namespace paramsync::coordinator {
 
@@ -11,6 +12,7 @@ absl::Status EndpointRegistry::Register(const v1::RegisterEndpointRequest& reque
   const v1::EndpointSpec& spec = request.endpoint();
   RETURN_IF_ERROR(ValidateEndpointSpec(spec));
   RETURN_IF_ERROR(ValidateParameters(request.parameters()));
+  RETURN_IF_ERROR(ValidateLoraAdapters(spec, request.parameters()));
   ASSIGN_OR_RETURN(google::protobuf::RepeatedPtrField<v1::ParameterSpec> parameters,
                    WithLayoutPieces(spec, request.parameters()));
   RETURN_IF_ERROR(ValidateLogicalPieces(spec, parameters));

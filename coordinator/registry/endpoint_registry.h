@@ -36,10 +36,11 @@ class EndpointRegistry {
   // outlive this registry.
   explicit EndpointRegistry(const AgentRegistry* agents) : agents_(agents) {}
 
-  // Records the endpoint. INVALID_ARGUMENT for a malformed spec or parameters,
-  // or a layout other ranks of the model disagree with; NOT_FOUND for an unknown
-  // agent; ALREADY_EXISTS when another live agent holds (model, rank). The same
-  // agent registering it again replaces it (its framework process restarted).
+  // Records the endpoint. INVALID_ARGUMENT for a malformed spec or parameters
+  // (LoRA adapters included: lora_validation.h), or a layout other ranks of
+  // the model disagree with; NOT_FOUND for an unknown agent; ALREADY_EXISTS
+  // when another live agent holds (model, rank). The same agent registering it
+  // again replaces it (its framework process restarted).
   // The endpoint's version is the one its agent reports holding.
   absl::Status Register(const v1::RegisterEndpointRequest& request);
 

@@ -17,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
+#include "common/status_message.h"
 
 namespace paramsync::coordinator {
 namespace {
@@ -115,7 +116,7 @@ std::string Directory(const std::string& path) {
 
 // `status` with "state file <path>: " before its message.
 absl::Status Named(const std::string& path, const absl::Status& status) {
-  return absl::Status(status.code(), absl::StrCat("state file ", path, ": ", status.message()));
+  return WithMessage(status, absl::StrCat("state file ", path, ": ", status.message()));
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 #include "coordinator/reshard/direct_plan_builder.h"
 #include "coordinator/reshard/direct_plan_proto.h"
 #include "coordinator/reshard/direct_transfer_plan.h"
+#include "coordinator/sync/lora_merge_plan.h"
 #include "coordinator/sync/sync_participants.h"
 #include "coordinator/sync/transfer_plan_builder.h"
 #include "coordinator/sync/validation_plan.h"
@@ -71,11 +72,31 @@ absl::Status ValidateGroupSpec(const v1::SyncGroupSpec& spec) {
         "; accepted: REGROUP_COMM_TYPE_ALLTOALL (1), REGROUP_COMM_TYPE_ALLGATHER (2), or unset "
         "for all-to-all"));
   }
+  if (!v1::LoraMode_IsValid(spec.lora_mode())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("group.lora_mode is ", spec.lora_mode(),
+                     "; accepted: LORA_MODE_MERGE (1), LORA_MODE_ADAPTERS_ONLY (2), or unset for "
+                     "merge"));
+  }
   return absl::OkStatus();
 }
 
 // Group ids come from agents while a plan is prepared.
 constexpr absl::Duration kGroupIdTimeout = absl::Seconds(10);
+
+// Restoring copies every merged base weight back from its copy. It runs after
+// the sync, failed or not, so it has a deadline of its own: the sync's may
+// have passed.
+constexpr absl::Duration kLoraRestoreTimeout = absl::Seconds(30);
+
+// What a LoRA restore round restores, for its errors.
+constexpr char kMergedBases[] = "the trainer's LoRA-merged base weights";
+
+// Tells `progress` each agent's answer as its RunTasks succeeds.
+SyncExecutor::AgentDoneHook ProgressHook(SyncProgressReporter& progress) {
+  return
+      [&progress](const v1::RunTasksResponse& done) { progress.AgentDone(done.bytes_received()); };
+}
 
 // `failure` of a sync of `version`, also naming the endpoints that hold that
 // version all the same (their agent received all their bytes and committed).
@@ -301,10 +322,9 @@ void SyncManager::RecordOutcome(Group& group, const v1::SyncRequest& request,
   status.set_last_sync_unix_ms(absl::ToUnixMillis(absl::Now()));
   status.set_last_sync_code(static_cast<int>(result.status().code()));
   status.set_last_sync_error(std::string(result.status().message()));
-  if (result.ok() && !request.dry_run()) {
-    status.set_version(result->version());
-    *status.mutable_last_report() = *result;
-  }
+  // A sync may fail after its commit (a LoRA restore round): the version stands.
+  status.set_version(group.version);
+  if (result.ok() && !request.dry_run()) *status.mutable_last_report() = *result;
 }
 
 std::vector<v1::SyncGroupStatus> SyncManager::ListGroups() {
@@ -344,9 +364,6 @@ absl::StatusOr<v1::SyncResponse> SyncManager::RunSync(Group& group, const v1::Sy
   ASSIGN_OR_RETURN(std::shared_ptr<const PreparedSync> prepared, Prepared(group));
   const TransferPlan& transfer = prepared->transfer;
   progress.SetTotals(transfer.dst_bytes, static_cast<int>(transfer.agents.size()));
-  const SyncExecutor::AgentDoneHook agent_done = [&progress](const v1::RunTasksResponse& done) {
-    progress.AgentDone(done.bytes_received());
-  };
   if (group.groups_ready_for != prepared || request.dry_run()) {
     group.groups_ready_for.reset();
     progress.Begin(v1::SYNC_PHASE_SETTING_UP);
@@ -355,10 +372,11 @@ absl::StatusOr<v1::SyncResponse> SyncManager::RunSync(Group& group, const v1::Sy
   }
   if (request.warmup()) {
     progress.Begin(v1::SYNC_PHASE_WARMING_UP);
-    absl::Status warmed = executor_
-                              ->Transfer(transfer, next_sync_id_++, group.version,
-                                         TransferMode::kWarmup, deadline, nullptr, agent_done)
-                              .status();
+    absl::Status warmed =
+        executor_
+            ->Transfer(transfer, next_sync_id_++, group.version, TransferMode::kWarmup, deadline,
+                       nullptr, ProgressHook(progress))
+            .status();
     if (!warmed.ok()) {
       group.groups_ready_for.reset();
       return warmed;
@@ -395,24 +413,87 @@ absl::StatusOr<v1::SyncResponse> SyncManager::RunSync(Group& group, const v1::Sy
                                      "keeps the version it held): recording it failed: ",
                                      recorded.message()));
   }
+  progress.SetVersion(version);
+  progress.Begin(v1::SYNC_PHASE_TRANSFERRING);
+  // LoRA merge groups: the adapters go into the base weights the sync reads
+  // (its digests included) before any task runs, and come out once the sync
+  // ended, however it ended.
+  const std::vector<v1::LoraRequest> merges =
+      BuildLoraMergeRequests(prepared->participants, transfer, validation.get());
+  absl::Status synced;
+  if (!merges.empty()) {
+    const absl::Time merge_start = absl::Now();
+    absl::StatusOr<LoraOutcome> merged =
+        executor_->Lora(transfer, merges, v1::LORA_ACTION_MERGE, sync_id, deadline);
+    response.set_lora_merge_ms(absl::ToDoubleMilliseconds(absl::Now() - merge_start));
+    if (merged.ok()) {
+      response.set_lora_base_weights(merged->base_weights);
+      LOG(INFO) << "LoRA merged sync_id=" << sync_id << " base_weights=" << merged->base_weights
+                << " copies_bytes=" << merged->saved_bytes << " ms=" << response.lora_merge_ms();
+    } else {
+      synced = WithMessage(merged.status(),
+                           absl::StrCat("version ", version,
+                                        " not committed: merging the trainer's LoRA adapters "
+                                        "failed, no endpoint was written (each keeps the "
+                                        "version it held): ",
+                                        merged.status().message()));
+    }
+  }
+  if (synced.ok()) {
+    synced = TransferVersion(group, *prepared, validation.get(), sync_id, version, deadline,
+                             progress, response);
+  }
+  absl::Status restored;
+  if (!merges.empty()) {
+    const absl::Time restore_start = absl::Now();
+    restored = executor_
+                   ->Lora(transfer, merges, v1::LORA_ACTION_RESTORE, sync_id,
+                          absl::Now() + kLoraRestoreTimeout)
+                   .status();
+    response.set_lora_restore_ms(absl::ToDoubleMilliseconds(absl::Now() - restore_start));
+  }
+  if (!synced.ok()) {
+    if (restored.ok()) return synced;
+    return WithMessage(synced, absl::StrCat(synced.message(), "; restoring ", kMergedBases,
+                                            " also failed: ", restored.message()));
+  }
+  RecordCommitted(group, sync_id, start, response);
+  if (!restored.ok()) {
+    LOG(ERROR) << "LoRA restore failed after a commit sync_id=" << sync_id << " version=" << version
+               << " group=" << group.spec.name() << ": " << restored;
+    return WithFailedAgent(
+        absl::InternalError(absl::StrCat(
+            "version ", version, " committed (every inference endpoint holds it), but restoring ",
+            kMergedBases, " failed: ", restored.message(),
+            "; those endpoints' base weights hold the merged values W + scale * B @ A until "
+            "their agent restores them (the next merge of the endpoints does so first)")),
+        FailedAgent(restored));
+  }
+  return response;
+}
+
+absl::Status SyncManager::TransferVersion(Group& group, const PreparedSync& prepared,
+                                          const ValidationPlan* validation, uint64_t sync_id,
+                                          int64_t version, absl::Time deadline,
+                                          SyncProgressReporter& progress,
+                                          v1::SyncResponse& response) {
+  const TransferPlan& transfer = prepared.transfer;
   // In band, agents commit as their RunTasks succeed: one RPC round per sync,
   // which is most of a small sync's control-plane time. A validated sync
   // commits in a round of its own, once its bytes are checked.
-  const bool commit_in_band = !validate;
-  progress.SetVersion(version);
-  progress.Begin(v1::SYNC_PHASE_TRANSFERRING);
+  const bool commit_in_band = validation == nullptr;
   const absl::Time transfer_start = absl::Now();
   std::vector<v1::EndpointRef> committed;
   absl::StatusOr<SyncOutcome> outcome = executor_->Transfer(
       transfer, sync_id, version,
       commit_in_band ? TransferMode::kTransferAndCommit : TransferMode::kTransfer, deadline,
-      &committed, agent_done);
+      &committed, ProgressHook(progress));
   const absl::Time transfer_end = absl::Now();
   if (outcome.ok() && outcome->bytes_received != transfer.dst_bytes) {
     outcome = absl::InternalError(absl::StrCat("agents wrote ", outcome->bytes_received,
                                                " bytes, the plan needs ", transfer.dst_bytes));
   }
-  if (outcome.ok() && validate) {
+  if (outcome.ok() && validation != nullptr) {
     progress.Begin(v1::SYNC_PHASE_VALIDATING);
     const absl::Time validate_start = absl::Now();
     if (absl::Status valid =
@@ -441,12 +522,8 @@ absl::StatusOr<v1::SyncResponse> SyncManager::RunSync(Group& group, const v1::Sy
   }
   // It names the endpoints that committed.
   if (!commit.ok()) return Interrupted(transfer, version, committed, commit);
-  response.set_transfer_round_ms(absl::ToDoubleMilliseconds(transfer_end - transfer_start));
   group.version = version;
-  if (group.spec.free_groups()) {
-    executor_->Free(transfer);
-    group.groups_ready_for.reset();
-  }
+  response.set_transfer_round_ms(absl::ToDoubleMilliseconds(transfer_end - transfer_start));
   response.set_version(version);
   response.set_tensors(transfer.dst_tensors);
   response.set_bytes(transfer.dst_bytes);
@@ -454,12 +531,22 @@ absl::StatusOr<v1::SyncResponse> SyncManager::RunSync(Group& group, const v1::Sy
   response.set_regroup_ms(outcome->regroup_ms);
   response.set_peak_staging_bytes(outcome->peak_staging_bytes);
   response.set_waves(transfer.waves);
-  response.set_duration_ms(absl::ToDoubleMilliseconds(absl::Now() - start));
   for (size_t s = 0; s < outcome->stage_ms.size(); ++s) {
     v1::StageReport* stage = response.add_stages();
     stage->set_name(absl::StrCat("stage", s + 1));
     stage->set_duration_ms(outcome->stage_ms[s]);
   }
+  if (group.spec.free_groups()) {
+    executor_->Free(transfer);
+    group.groups_ready_for.reset();
+  }
+  return absl::OkStatus();
+}
+
+void SyncManager::RecordCommitted(Group& group, uint64_t sync_id, absl::Time start,
+                                  v1::SyncResponse& response) {
+  const int64_t version = response.version();
+  response.set_duration_ms(absl::ToDoubleMilliseconds(absl::Now() - start));
   group.history.push_back(response);
   if (group.history.size() > kHistoryLimit) group.history.pop_front();
   // Every endpoint holds the version, and the version is durable: the sync is
@@ -478,7 +565,6 @@ absl::StatusOr<v1::SyncResponse> SyncManager::RunSync(Group& group, const v1::Sy
   LOG(INFO) << "sync committed sync_id=" << sync_id << " version=" << version
             << " group=" << group.spec.name() << " tensors=" << response.tensors()
             << " bytes=" << response.bytes() << " ms=" << response.duration_ms();
-  return response;
 }
 
 }  // namespace paramsync::coordinator

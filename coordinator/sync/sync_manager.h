@@ -8,6 +8,13 @@
 // destination tensor against its source before it commits
 // (coordinator/executor/sync_validator.h): one that differs fails it closed.
 //
+// In a LORA_MODE_MERGE group whose trainer registered adapters, the trainer's
+// agents merge them into the base weights the sync reads once the version is
+// recorded, before any byte moves (lora_merge_plan.h), and restore them after
+// everything else, committed or failed. A failed merge fails the sync with no
+// endpoint written; a failed restore after a commit fails it with INTERNAL,
+// saying the version was committed and whose base weights stay merged.
+//
 // Syncs of one group run one at a time (a second caller waits); syncs of
 // different groups run concurrently. A group's plan (down to every agent's
 // tasks) is cached and rebuilt only when the registered agents or endpoints
@@ -43,6 +50,7 @@
 #include "coordinator/registry/endpoint_registry.h"
 #include "coordinator/state/state_file.h"
 #include "coordinator/sync/sync_progress.h"
+#include "coordinator/sync/validation_plan.h"
 #include "paramsync/v1/coordinator.pb.h"
 
 namespace paramsync::coordinator {
@@ -124,9 +132,23 @@ class SyncManager {
   // `transfer` that did not commit it as interrupted (its bytes may be mixed).
   absl::Status Interrupted(const TransferPlan& transfer, int64_t version,
                            const std::vector<v1::EndpointRef>& committed, absl::Status failure);
+  // Transfers, validates (with `validation`, else commits in band) and
+  // commits `version`, filling in `response`; the group holds the version once
+  // every endpoint committed it. Errors as SyncExecutor's, each receiver that
+  // did not commit marked interrupted.
+  absl::Status TransferVersion(Group& group, const PreparedSync& prepared,
+                               const ValidationPlan* validation, uint64_t sync_id, int64_t version,
+                               absl::Time deadline, SyncProgressReporter& progress,
+                               v1::SyncResponse& response)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(group.sync_mu);
+  // Completes `response` of a committed sync begun at `start` and records it
+  // in the group's history (a failed write goes to the error channel).
+  void RecordCommitted(Group& group, uint64_t sync_id, absl::Time start, v1::SyncResponse& response)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(group.sync_mu);
   // Records how a sync of `group` ended, for ListGroups.
   void RecordOutcome(Group& group, const v1::SyncRequest& request,
-                     const absl::StatusOr<v1::SyncResponse>& result);
+                     const absl::StatusOr<v1::SyncResponse>& result)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(group.sync_mu);
   // Writes the group's spec, versions and history to the state file, if any.
   absl::Status Persist(const Group& group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(group.sync_mu);
 

@@ -53,8 +53,8 @@ std::string Describe(const SyncRank& rank) {
 }
 
 absl::StatusOr<SyncParticipants> BuildSyncParticipants(
-    const v1::SyncGroupSpec& group, const std::vector<EndpointRecord>& src,
-    const std::vector<EndpointRecord>& dst,
+    const v1::SyncGroupSpec& group, std::vector<EndpointRecord> src,
+    std::vector<EndpointRecord> dst,
     const absl::flat_hash_map<std::string, v1::AgentInfo>& agents) {
   RETURN_IF_ERROR(CheckModel(group.src_model(), src, v1::ROLE_TRAINER, "trainer"));
   RETURN_IF_ERROR(CheckModel(group.dst_model(), dst, v1::ROLE_INFERENCE, "inference"));
@@ -71,11 +71,12 @@ absl::StatusOr<SyncParticipants> BuildSyncParticipants(
       absl::StrCat(replicas, " replicas of tp ", dp.tp_size(), " pp ", dp.pp_size())));
 
   SyncParticipants out;
+  ASSIGN_OR_RETURN(out.lora_bases, ApplyLoraMode(group, src, dst));
   out.num_src = static_cast<int>(src.size());
-  std::vector<const EndpointRecord*> ordered;
-  for (const EndpointRecord& e : src) ordered.push_back(&e);  // Sorted by rank already.
-  std::vector<const EndpointRecord*> dst_ordered;
-  for (const EndpointRecord& e : dst) dst_ordered.push_back(&e);
+  std::vector<EndpointRecord*> ordered;
+  for (EndpointRecord& e : src) ordered.push_back(&e);  // Sorted by rank already.
+  std::vector<EndpointRecord*> dst_ordered;
+  for (EndpointRecord& e : dst) dst_ordered.push_back(&e);
   std::sort(dst_ordered.begin(), dst_ordered.end(),
             [](const EndpointRecord* a, const EndpointRecord* b) {
               return std::make_pair(a->spec.replica(), a->spec.local_rank()) <
@@ -101,7 +102,7 @@ absl::StatusOr<SyncParticipants> BuildSyncParticipants(
       planner::ModelParallelism{"vllm", dp.tp_size(), dp.pp_size(), dp.ep_size(), 1, replicas};
   absl::flat_hash_map<std::string, bool> device_used_by_src;
   for (size_t i = 0; i < ordered.size(); ++i) {
-    const EndpointRecord& e = *ordered[i];
+    EndpointRecord& e = *ordered[i];
     auto agent = agents.find(e.agent_id);
     if (agent == agents.end()) {
       return absl::FailedPreconditionError(
@@ -123,7 +124,7 @@ absl::StatusOr<SyncParticipants> BuildSyncParticipants(
     topology.endpoints.push_back(planner::EndpointPlacement{
         is_src, static_cast<int>(i), e.spec.replica(), is_src ? e.spec.rank() : e.spec.local_rank(),
         node, device_it->second, p.tp_rank(), p.pp_rank(), p.ep_rank(), p.dp_rank()});
-    out.ranks.push_back(SyncRank{static_cast<int>(i), e, agent->second});
+    out.ranks.push_back(SyncRank{static_cast<int>(i), std::move(e), agent->second});
   }
   return out;
 }

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "coordinator/planner/sync_topology.h"
 #include "coordinator/registry/endpoint_registry.h"
+#include "coordinator/sync/lora_parameters.h"
 #include "paramsync/v1/coordinator.pb.h"
 
 namespace paramsync::coordinator {
@@ -25,20 +26,25 @@ struct SyncRank {
 };
 
 struct SyncParticipants {
-  std::vector<SyncRank> ranks;  // Index = sync rank.
-  int num_src = 0;              // Ranks [0, num_src) are the trainer's.
+  // Index = sync rank. Each endpoint's parameters are those its group's LoRA
+  // mode syncs (lora_parameters.h).
+  std::vector<SyncRank> ranks;
+  int num_src = 0;  // Ranks [0, num_src) are the trainer's.
   planner::SyncTopology topology;
+  // LORA_MODE_MERGE groups: the trainer's base weights that adapters update,
+  // which their agents merge before a sync (lora_merge_plan.h).
+  AdaptedBases lora_bases;
 };
 
 // "model rank R (sync rank S)", for messages that name a rank.
 std::string Describe(const SyncRank& rank);
 
 // NOT_FOUND when a model has no endpoint; FAILED_PRECONDITION when the roles are
-// wrong, a model is missing ranks (named) or an endpoint's agent is gone.
+// wrong, a model is missing ranks (named), an endpoint's agent is gone, or the
+// group's LoRA mode finds nothing to sync (ApplyLoraMode).
 absl::StatusOr<SyncParticipants> BuildSyncParticipants(
-    const v1::SyncGroupSpec& group, const std::vector<EndpointRecord>& src,
-    const std::vector<EndpointRecord>& dst,
-    const absl::flat_hash_map<std::string, v1::AgentInfo>& agents);
+    const v1::SyncGroupSpec& group, std::vector<EndpointRecord> src,
+    std::vector<EndpointRecord> dst, const absl::flat_hash_map<std::string, v1::AgentInfo>& agents);
 
 }  // namespace paramsync::coordinator
 

@@ -17,6 +17,16 @@ memory), naming its framework layout (megatron-core-gpt, vllm); one sync group
 per inference TP (strategy direct, validate on) syncs --syncs times, the
 inference tensors poisoned with NaN before each sync.
 
+With --lora_rank=R the trainer also holds LoRA adapters of rank R on every
+linear layer (linear_qkv, linear_proj, linear_fc1, linear_fc2, sharded as
+Megatron shards them: B with a column-parallel weight, A with a row-parallel
+one), registered as such, and the groups merge them for the sync (lora_mode
+merge): the reference is then the Hugging Face model with each adapter merged
+into its weights by an exact emulation of the agents' arithmetic (float32 fma
+chain in order of r, one rounding to the weight's type), and after the syncs
+every trainer process checks that its tensors are bit for bit what they were
+(the agents restored the base weights).
+
 After the last sync every inference process saves its tensors; the driver
 reassembles a Hugging Face state dict from the vLLM shards (the plain inverse
 code below; every replicated copy must be identical), loads it into a fresh
@@ -112,6 +122,22 @@ def layer(i: int) -> str:
 
 # -- Hugging Face -> Megatron-Core (the trainer ranks) -------------------------
 
+def interleaved(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, s: Shapes, tp: int,
+                rank: int) -> torch.Tensor:
+    """TP rank ``rank``'s rows of Megatron's fused QKV: per query group g its
+    q_per_group query heads, then key head g, then value head g."""
+    rest = q.shape[1:]
+    groups = torch.cat([q.reshape(s.kv_heads, s.q_per_group * s.head_dim, *rest),
+                        k.reshape(s.kv_heads, s.head_dim, *rest),
+                        v.reshape(s.kv_heads, s.head_dim, *rest)], dim=1)
+    return groups.chunk(tp)[rank].reshape(-1, *rest)
+
+
+def fused_gate_up(gate: torch.Tensor, up: torch.Tensor, tp: int, rank: int) -> torch.Tensor:
+    """TP rank ``rank``'s rows of Megatron's fused linear_fc1: its gate rows, then its up rows."""
+    return torch.cat([gate.chunk(tp)[rank], up.chunk(tp)[rank]])
+
+
 def megatron_shard(hf: Mapping[str, torch.Tensor], s: Shapes, tp: int,
                    rank: int) -> Dict[str, torch.Tensor]:
     """Megatron-Core GPT's tensors (Transformer Engine layer spec) of TP rank ``rank``."""
@@ -120,14 +146,6 @@ def megatron_shard(hf: Mapping[str, torch.Tensor], s: Shapes, tp: int,
         full = torch.zeros((rows, s.hidden), dtype=weight.dtype)
         full[:s.vocab] = weight
         return full.chunk(tp)[rank]
-
-    def interleaved(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        # Per query group g: its q_per_group query heads, then key head g, then value head g.
-        rest = q.shape[1:]
-        groups = torch.cat([q.reshape(s.kv_heads, s.q_per_group * s.head_dim, *rest),
-                            k.reshape(s.kv_heads, s.head_dim, *rest),
-                            v.reshape(s.kv_heads, s.head_dim, *rest)], dim=1)
-        return groups.chunk(tp)[rank].reshape(-1, *rest)
 
     out = {"embedding.word_embeddings.weight": vocab_rows(hf["model.embed_tokens.weight"])}
     for i in range(s.layers):
@@ -138,19 +156,112 @@ def megatron_shard(hf: Mapping[str, torch.Tensor], s: Shapes, tp: int,
         for kind in ("weight", "bias"):
             out[qkv + kind] = interleaved(
                 hf[attn + "q_proj." + kind], hf[attn + "k_proj." + kind],
-                hf[attn + "v_proj." + kind])
+                hf[attn + "v_proj." + kind], s, tp, rank)
         out[dst + "self_attention.linear_proj.weight"] = hf[attn + "o_proj.weight"].chunk(
             tp, dim=1)[rank]
         out[dst + "mlp.linear_fc1.layer_norm_weight"] = hf[src + "post_attention_layernorm.weight"]
-        out[dst + "mlp.linear_fc1.weight"] = torch.cat(
-            [hf[src + "mlp.gate_proj.weight"].chunk(tp)[rank],
-             hf[src + "mlp.up_proj.weight"].chunk(tp)[rank]])
+        out[dst + "mlp.linear_fc1.weight"] = fused_gate_up(
+            hf[src + "mlp.gate_proj.weight"], hf[src + "mlp.up_proj.weight"], tp, rank)
         out[dst + "mlp.linear_fc2.weight"] = hf[src + "mlp.down_proj.weight"].chunk(
             tp, dim=1)[rank]
     out["decoder.final_layernorm.weight"] = hf["model.norm.weight"]
     if not s.tied:  # Tied on one pipeline stage: the output layer is the embedding.
         out["output_layer.weight"] = vocab_rows(hf["lm_head.weight"])
     return {name: t.contiguous().clone() for name, t in out.items()}
+
+
+# -- LoRA adapters (--lora_rank) ----------------------------------------------
+
+LORA_SCALE = 2.0  # alpha / r
+
+
+def lora_adapters(s: Shapes, r: int, dtype: Any, seed: int) -> Dict[str, torch.Tensor]:
+    """Random adapters of rank ``r`` on every linear layer, in Hugging Face terms:
+    per layer, q/k/v share one A (Megatron's fused linear_qkv has one adapter),
+    as do gate/up (linear_fc1); o_proj and down_proj have their own."""
+    generator = torch.Generator().manual_seed(seed)
+
+    def random(*shape: int) -> torch.Tensor:
+        return (0.02 * torch.randn(shape, generator=generator)).to(dtype)
+
+    q_rows, kv_rows = s.heads * s.head_dim, s.kv_heads * s.head_dim
+    out: Dict[str, torch.Tensor] = {}
+    for i in range(s.layers):
+        p = layer(i)
+        out.update({p + "A_qkv": random(r, s.hidden), p + "B_q": random(q_rows, r),
+                    p + "B_k": random(kv_rows, r), p + "B_v": random(kv_rows, r),
+                    p + "A_o": random(r, q_rows), p + "B_o": random(s.hidden, r),
+                    p + "A_fc1": random(r, s.hidden), p + "B_gate": random(s.intermediate, r),
+                    p + "B_up": random(s.intermediate, r),
+                    p + "A_fc2": random(r, s.intermediate), p + "B_fc2": random(s.hidden, r)})
+    return out
+
+
+# Hugging Face weight -> the adapter (A, B) that updates it.
+_LORA_OF = {"self_attn.q_proj.weight": ("A_qkv", "B_q"), "self_attn.k_proj.weight": ("A_qkv", "B_k"),
+            "self_attn.v_proj.weight": ("A_qkv", "B_v"), "self_attn.o_proj.weight": ("A_o", "B_o"),
+            "mlp.gate_proj.weight": ("A_fc1", "B_gate"), "mlp.up_proj.weight": ("A_fc1", "B_up"),
+            "mlp.down_proj.weight": ("A_fc2", "B_fc2")}
+
+
+def merged_weight(w: torch.Tensor, a: torch.Tensor, b: torch.Tensor, scale: float) -> torch.Tensor:
+    """W + scale * B @ A exactly as the agents compute it (common/low_rank_merge.h): in
+    float32, acc = W, then for each k in order acc = fma(float32(scale * B[:, k]), A[k], acc),
+    then one rounding to W's type. Emulated in float64: the product of two float32 is exact
+    there, and the sum is checked to be exact (two-sum error 0), so rounding it once to
+    float32 is the fma's single rounding. Raises ArithmeticError if it is not."""
+    acc = w.float()
+    scaled_b = torch.tensor(scale, dtype=torch.float32) * b.float()
+    for k in range(a.shape[0]):
+        product = scaled_b[:, k:k + 1].double() * a[k:k + 1, :].double()
+        total = acc.double() + product
+        back = total - acc.double()
+        error = (acc.double() - (total - back)) + (product - back)
+        if bool((error != 0).any()):
+            raise ArithmeticError("the float64 emulation of the fma chain is not exact")
+        acc = total.float()
+    return acc.to(w.dtype)
+
+
+def merged_reference(hf: Mapping[str, torch.Tensor], adapters: Mapping[str, torch.Tensor],
+                     s: Shapes) -> Dict[str, torch.Tensor]:
+    """The Hugging Face state dict with every adapter merged into its weight."""
+    out = dict(hf)
+    for i in range(s.layers):
+        p = layer(i)
+        for name, (a, b) in _LORA_OF.items():
+            out[p + name] = merged_weight(hf[p + name], adapters[p + a], adapters[p + b],
+                                          LORA_SCALE)
+    return out
+
+
+def megatron_lora_shard(adapters: Mapping[str, torch.Tensor], s: Shapes, tp: int, rank: int
+                        ) -> Tuple[Dict[str, torch.Tensor], Dict[str, paramsync.LoraAdapter]]:
+    """TP rank ``rank``'s adapter tensors, sharded as Megatron shards them (B with a
+    column-parallel weight, A with a row-parallel one), and their LoRA declarations."""
+    tensors: Dict[str, torch.Tensor] = {}
+    declared: Dict[str, paramsync.LoraAdapter] = {}
+    for i in range(s.layers):
+        p, dst = layer(i), "decoder.layers.%d." % i
+        shards = {
+            dst + "self_attention.linear_qkv.": (
+                adapters[p + "A_qkv"],
+                interleaved(adapters[p + "B_q"], adapters[p + "B_k"], adapters[p + "B_v"], s,
+                            tp, rank)),
+            dst + "self_attention.linear_proj.": (adapters[p + "A_o"].chunk(tp, dim=1)[rank],
+                                                  adapters[p + "B_o"]),
+            dst + "mlp.linear_fc1.": (
+                adapters[p + "A_fc1"],
+                fused_gate_up(adapters[p + "B_gate"], adapters[p + "B_up"], tp, rank)),
+            dst + "mlp.linear_fc2.": (adapters[p + "A_fc2"].chunk(tp, dim=1)[rank],
+                                      adapters[p + "B_fc2"]),
+        }
+        for module, (a, b) in shards.items():
+            for role, tensor in (("A", a), ("B", b)):
+                name = module + "lora_%s.weight" % role
+                tensors[name] = tensor.contiguous().clone()
+                declared[name] = paramsync.LoraAdapter(role, module + "weight", LORA_SCALE)
+    return tensors, declared
 
 
 # -- vLLM (the inference ranks) and back to Hugging Face ------------------------
@@ -265,19 +376,26 @@ class Rank:
     dtype: str
     shapes: Shapes
     hf_path: str = ""  # Trainer: the Hugging Face state dict to convert.
+    lora_path: str = ""  # Trainer with --lora_rank: the adapters to convert.
 
     @property
     def label(self) -> str:
         return "%s rank %d (%s)" % (self.model, self.rank, self.device)
 
 
-def _rank_tensors(r: Rank) -> Dict[str, torch.Tensor]:
+def _rank_tensors(r: Rank) -> Tuple[Dict[str, torch.Tensor], Dict[str, paramsync.LoraAdapter]]:
+    """The rank's tensors on its device and its LoRA declarations."""
     if r.role == "trainer":
         hf = torch.load(r.hf_path, map_location="cpu")
-        return {name: t.to(r.device) for name, t in megatron_shard(hf, r.shapes, r.tp,
-                                                                    r.rank).items()}
+        tensors = megatron_shard(hf, r.shapes, r.tp, r.rank)
+        declared: Dict[str, paramsync.LoraAdapter] = {}
+        if r.lora_path:
+            adapters, declared = megatron_lora_shard(torch.load(r.lora_path, map_location="cpu"),
+                                                     r.shapes, r.tp, r.rank)
+            tensors.update(adapters)
+        return {name: t.to(r.device) for name, t in tensors.items()}, declared
     return {name: torch.empty(shape, dtype=getattr(torch, r.dtype), device=r.device)
-            for name, shape in vllm_shapes(r.shapes, r.tp).items()}
+            for name, shape in vllm_shapes(r.shapes, r.tp).items()}, {}
 
 
 def _serve_rank(conn: Any, r: Rank) -> None:
@@ -285,14 +403,18 @@ def _serve_rank(conn: Any, r: Rank) -> None:
     try:
         if r.device.startswith("cuda"):
             torch.cuda.set_device(torch.device(r.device))
-        tensors = _rank_tensors(r)
+        tensors, declared = _rank_tensors(r)
         layout = paramsync.ParallelLayout(tp_size=r.tp, tp_rank=r.rank)
         options: Dict[str, Any] = dict(layout=layout, framework_layout=r.framework_layout,
                                        timeout=60)
         weights: Union[paramsync.TrainerEndpoint, paramsync.InferenceEndpoint] = (
-            paramsync.TrainerEndpoint.register(r.agent, r.model, tensors, **options)
+            paramsync.TrainerEndpoint.register(r.agent, r.model, tensors, lora=declared,
+                                               **options)
             if r.role == "trainer" else
             paramsync.InferenceEndpoint.register(r.agent, r.model, tensors, **options))
+        # What a trainer's tensors must hold again after every sync (merges restored).
+        original = ({n: t.cpu().clone() for n, t in weights.tensors.items()}
+                    if r.role == "trainer" else {})
         conn.send(("ok", None))
         while True:
             op, argument = conn.recv()
@@ -305,6 +427,13 @@ def _serve_rank(conn: Any, r: Rank) -> None:
                     torch.cuda.synchronize()
             elif op == "save":
                 torch.save({n: t.cpu() for n, t in weights.tensors.items()}, argument)
+            elif op == "unchanged":  # Trainer: which tensors differ from the start.
+                if r.device.startswith("cuda"):
+                    torch.cuda.synchronize()
+                changed = sorted(n for n, t in weights.tensors.items()
+                                 if not same_bits(t.cpu(), original[n]))
+                conn.send(("ok", changed))
+                continue
             conn.send(("ok", None))
         weights.close()
     except BaseException:
@@ -326,8 +455,10 @@ class Ranks:
             self.pipes.append(parent)
             self.processes.append(process)
 
-    def wait(self, selected: Optional[Sequence[int]] = None) -> None:
-        """Waits for a reply from each selected rank; raises RuntimeError naming a failure."""
+    def wait(self, selected: Optional[Sequence[int]] = None) -> List[Any]:
+        """Waits for a reply from each selected rank and returns their details; raises
+        RuntimeError naming a failure."""
+        details = []
         for i in (range(len(self.ranks)) if selected is None else selected):
             if not self.pipes[i].poll(REPLY_TIMEOUT_S):
                 raise RuntimeError("%s did not answer in %.0f s" % (self.ranks[i].label,
@@ -335,11 +466,13 @@ class Ranks:
             status, detail = self.pipes[i].recv()
             if status != "ok":
                 raise RuntimeError("%s failed:\n%s" % (self.ranks[i].label, detail))
+            details.append(detail)
+        return details
 
-    def ask(self, op: str, selected: Sequence[int], arguments: Sequence[Any]) -> None:
+    def ask(self, op: str, selected: Sequence[int], arguments: Sequence[Any]) -> List[Any]:
         for i, argument in zip(selected, arguments):
             self.pipes[i].send((op, argument))
-        self.wait(selected)
+        return self.wait(selected)
 
     def stop(self) -> None:
         for pipe, process in zip(self.pipes, self.processes):
@@ -386,12 +519,14 @@ class Result:
     max_logit_diff: float = float("nan")
     weights_equal: bool = False
     logits_equal: bool = False
+    lora_merged: int = 0  # Base weights the agents merged for the last sync (--lora_rank).
+    trainer_unchanged: bool = True  # The trainer's tensors bit-exact after the syncs.
     error: str = ""
 
     @property
     def passed(self) -> bool:
         return (self.weights_equal and self.logits_equal and self.bytes == self.expected_bytes
-                and not self.error)
+                and self.trainer_unchanged and not self.error)
 
 
 def check_replica(result: Result, shard_paths: Sequence[str], s: Shapes,
@@ -439,14 +574,15 @@ def synced_bytes(s: Shapes, tp: int, element_size: int) -> int:
 def print_table(results: Sequence[Result], total_bytes: int) -> None:
     print("model: %.1f MB of weights" % (total_bytes / 1e6))
     print("| inference TP | bytes synced (expected) | sync ms (1st, last) | max |logit diff| "
-          "| weights equal | logits equal |")
-    print("|---|---|---|---|---|---|")
+          "| weights equal | logits equal | LoRA bases merged | trainer unchanged |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in results:
-        print("| %d | %d (%d) | %s | %g | %s | %s |" % (
+        print("| %d | %d (%d) | %s | %g | %s | %s | %d | %s |" % (
             r.tp, r.bytes, r.expected_bytes, ", ".join("%.1f" % ms for ms in r.sync_ms[:1] +
                                                        r.sync_ms[-1:]),
             r.max_logit_diff, "yes" if r.weights_equal else "NO",
-            "yes" if r.logits_equal else "NO"))
+            "yes" if r.logits_equal else "NO", r.lora_merged,
+            "yes" if r.trainer_unchanged else "NO"))
         if r.error:
             print("  TP%d: %s" % (r.tp, r.error))
 
@@ -458,14 +594,22 @@ def run(args: argparse.Namespace, coordinator: paramsync.Coordinator, agents: Se
     config = dict(CONFIGS[args.config])
     model = build_model(config, dtype, device0, seed=SEED)
     s = Shapes.of(config)
-    reference = {name: t.detach().cpu().clone() for name, t in model.state_dict().items()}
+    trainer_hf = {name: t.detach().cpu().clone() for name, t in model.state_dict().items()}
+    hf_path = os.path.join(work_dir, "hf.pt")
+    torch.save(trainer_hf, hf_path)
+    lora_path = ""
+    reference = trainer_hf
+    if args.lora_rank:  # What inference must hold: the weights with the adapters merged.
+        adapters = lora_adapters(s, args.lora_rank, dtype, SEED + 2)
+        lora_path = os.path.join(work_dir, "lora.pt")
+        torch.save(adapters, lora_path)
+        reference = merged_reference(trainer_hf, adapters, s)
+        model.load_state_dict(reference, strict=True)
     generator = torch.Generator().manual_seed(SEED)
     input_ids = torch.randint(0, s.vocab, (2, 16), generator=generator).to(device0)
     reference_logits = logits_of(model, input_ids)
     hf_config = model.config
     del model
-    hf_path = os.path.join(work_dir, "hf.pt")
-    torch.save(reference, hf_path)
 
     def layout(preset: str) -> paramsync.FrameworkLayout:
         base = paramsync.FrameworkLayout.from_hf_config(preset, hf_config)
@@ -477,7 +621,7 @@ def run(args: argparse.Namespace, coordinator: paramsync.Coordinator, agents: Se
 
     slots = len(agents)
     ranks = [Rank("trainer", TRAINER_MODEL, TRAINER_TP, r, device(r), agents[r],
-                  layout("megatron-core-gpt"), args.dtype, s, hf_path)
+                  layout("megatron-core-gpt"), args.dtype, s, hf_path, lora_path)
              for r in range(TRAINER_TP)]
     replicas: Dict[int, List[int]] = {}
     for tp in args.tp:
@@ -490,6 +634,7 @@ def run(args: argparse.Namespace, coordinator: paramsync.Coordinator, agents: Se
     try:
         processes.wait()
         inference = [i for i, r in enumerate(ranks) if r.role == "inference"]
+        trainers = [i for i, r in enumerate(ranks) if r.role == "trainer"]
         results = []
         for tp in args.tp:
             coordinator.create_group("qwen2_tp2_to_tp%d" % tp, TRAINER_MODEL,
@@ -504,6 +649,12 @@ def run(args: argparse.Namespace, coordinator: paramsync.Coordinator, agents: Se
                     result.error = "the sync was not validated"
                 result.bytes = report.bytes
                 result.sync_ms.append(report.duration_ms)
+                result.lora_merged = report.lora_base_weights
+                changed = processes.ask("unchanged", trainers, [None] * len(trainers))
+                if any(changed):
+                    result.trainer_unchanged = False
+                    result.error = "trainer tensors changed by the sync: %s" % ", ".join(
+                        sum(changed, [])[:5])
         for result in results:
             paths = [os.path.join(work_dir, "vllm_tp%d_rank%d.pt" % (result.tp, r))
                      for r in range(result.tp)]
@@ -527,12 +678,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--dtype", choices=("bfloat16", "float32"), default="bfloat16")
     parser.add_argument("--tp", default="1,2,4", help="inference TP sizes, of 1, 2 and 4")
     parser.add_argument("--syncs", type=int, default=2)
+    parser.add_argument("--lora_rank", type=int, default=0,
+                        help="trainer LoRA adapters of this rank on every linear layer, "
+                             "merged for each sync (0: none)")
     parser.add_argument("--coordinator", help="host:port of a running coordinator")
     parser.add_argument("--agents", help="host:port of each slot's agent (GPU i's for cuda)")
     args = parser.parse_args(argv)
     args.tp = [int(t) for t in args.tp.split(",")]
-    if any(t not in (1, 2, 4) for t in args.tp) or args.syncs < 1:
-        parser.error("--tp takes 1, 2 and 4; --syncs at least 1")
+    if any(t not in (1, 2, 4) for t in args.tp) or args.syncs < 1 or args.lora_rank < 0:
+        parser.error("--tp takes 1, 2 and 4; --syncs at least 1; --lora_rank at least 0")
     slots = max(args.tp + [TRAINER_TP])
     if args.device == "cuda" and torch.cuda.device_count() < slots:
         parser.error("needs %d CUDA devices, found %d" % (slots, torch.cuda.device_count()))

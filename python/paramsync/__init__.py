@@ -24,6 +24,11 @@ Orchestration: create a group, sync every N steps, watch the error channel
     schedule = c.sync_every("policy", n_steps=4)   # schedule.step() after each step
     for event in c.watch_errors(timeout=60): ...
 
+LoRA trainers declare their adapters with ``lora={name: paramsync.LoraAdapter(
+"A" or "B", base_name, alpha / r)}`` when registering, and the group's
+``lora_mode`` ("merge" or "adapters_only") says what syncs do with them
+(:mod:`paramsync.lora`).
+
 The lower-level calls stay available: :func:`register_endpoint` (numpy
 tensors in shared memory) and :func:`register_torch_endpoint` (CUDA tensors by
 CUDA IPC).
@@ -43,6 +48,7 @@ from .endpoint import DTYPES, Endpoint, register_endpoint
 from .framework_layout import FrameworkLayout
 from .inference import InferenceEndpoint, vllm_model
 from .layout import ParallelLayout
+from .lora import LoraAdapter
 from .orchestration import (Coordinator, ErrorEvent, GroupStatus, SyncProgress, SyncReport,
                             SyncSchedule)
 from .security import configure_security
@@ -57,6 +63,7 @@ __all__ = [
     "FrameworkLayout",
     "GroupStatus",
     "InferenceEndpoint",
+    "LoraAdapter",
     "ParallelLayout",
     "ParamsyncError",
     "STATUS_CODES",

@@ -19,6 +19,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Type, Ty
 from .endpoint import Endpoint, TensorSpec, register_endpoint
 from .framework_layout import FrameworkLayout
 from .layout import ParallelLayout
+from .lora import LoraAdapter
 from .torch_endpoint import TorchEndpoint, _dtype_name, register_torch_endpoint
 
 __all__ = ["RankWeights", "copy_into", "module_parameters"]
@@ -113,11 +114,12 @@ class RankWeights:
                   tensors: Mapping[str, Any], *, layout: ParallelLayout, replica: int,
                   local_rank: int, tp_split_dims: Optional[Mapping[str, int]],
                   expert_dims: Optional[Mapping[str, int]],
-                  framework_layout: Optional[FrameworkLayout], timeout: float) -> _Self:
+                  framework_layout: Optional[FrameworkLayout],
+                  lora: Optional[Mapping[str, LoraAdapter]], timeout: float) -> _Self:
         arguments: Dict[str, Any] = dict(
             replica=replica, local_rank=local_rank, tp_split_dims=tp_split_dims,
-            expert_dims=expert_dims, framework_layout=framework_layout, timeout=timeout,
-            **layout.registration_arguments())
+            expert_dims=expert_dims, framework_layout=framework_layout, lora=lora,
+            timeout=timeout, **layout.registration_arguments())
         if not isinstance(tensors, Mapping) or not tensors:
             raise ValueError("tensors must be a non-empty dict of named tensors")
         torch, device = _torch_kind(tensors)

@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _lib
 from .framework_layout import FrameworkLayout
+from .lora import LoraAdapter, check_lora_argument
 
 # What a tensor may be given as: a numpy array (its values are copied into
 # shared memory), or (shape, dtype name) to allocate zeros.
@@ -178,11 +179,13 @@ def _endpoint_spec(model: str, role: str, rank: int, *, replica: int, local_rank
     return spec
 
 
-def parameter_spec(name: str, dtype: str, shape: Sequence[int],
-                   dims: Mapping[str, int]) -> Dict[str, Any]:
+def parameter_spec(name: str, dtype: str, shape: Sequence[int], dims: Mapping[str, int],
+                   lora: Optional[LoraAdapter] = None) -> Dict[str, Any]:
     """A paramsync.v1.ParameterSpec as a dict; `dtype` is a key of DTYPES."""
     spec: Dict[str, Any] = {"name": name, "dtype": DTYPES[dtype][0], "shape": list(shape)}
     spec.update(dims)
+    if lora is not None:
+        spec["lora"] = lora.spec()
     return spec
 
 
@@ -193,6 +196,7 @@ def register_endpoint(agent_address: str, model: str, role: str, rank: int, *,
                       tp_split_dims: Optional[Mapping[str, int]] = None,
                       expert_dims: Optional[Mapping[str, int]] = None,
                       framework_layout: Optional[FrameworkLayout] = None,
+                      lora: Optional[Mapping[str, LoraAdapter]] = None,
                       timeout: float = 30.0) -> "Endpoint":
     """Registers this process's tensors as endpoint (``model``, ``rank``).
 
@@ -221,6 +225,10 @@ def register_endpoint(agent_address: str, model: str, role: str, rank: int, *,
         their elements sit in the model's logical parameters, for groups with
         ``strategy="direct"``. The tensors must be exactly the layout's for
         this rank.
+      lora: dict name -> :class:`paramsync.LoraAdapter` for the tensors that
+        are LoRA adapter matrices (A or B of a base weight of this endpoint,
+        see :mod:`paramsync.lora`); the sync group's ``lora_mode`` says whether
+        a sync merges them into their base weights or syncs them alone.
       timeout: seconds to wait for the agent (it may still be starting) and its
         registration with the coordinator.
 
@@ -234,7 +242,8 @@ def register_endpoint(agent_address: str, model: str, role: str, rank: int, *,
     Raises:
       ValueError / TypeError: bad arguments, found before anything is sent.
       ParamsyncError: from the agent or coordinator, e.g. ``INVALID_ARGUMENT``
-        (inconsistent layout), ``ALREADY_EXISTS`` ((model, rank) held by another
+        (inconsistent layout; an adapter whose base weight is missing or does
+        not match it, naming the tensor), ``ALREADY_EXISTS`` ((model, rank) held by another
         agent), ``DEADLINE_EXCEEDED`` / ``UNAVAILABLE`` (agent not reachable).
       OSError: libparamsync.so cannot be loaded.
     """
@@ -242,12 +251,14 @@ def register_endpoint(agent_address: str, model: str, role: str, rank: int, *,
         model, role, rank, replica=replica, local_rank=local_rank, tp_size=tp_size,
         pp_size=pp_size, ep_size=ep_size, dp_size=dp_size, tp_rank=tp_rank, pp_rank=pp_rank,
         ep_rank=ep_rank, dp_rank=dp_rank, framework_layout=framework_layout)
-    dim_maps = check_dim_arguments(tensors if isinstance(tensors, Mapping) else {},
-                                   tp_split_dims=tp_split_dims, expert_dims=expert_dims)
+    named = tensors if isinstance(tensors, Mapping) else {}
+    dim_maps = check_dim_arguments(named, tp_split_dims=tp_split_dims, expert_dims=expert_dims)
+    adapters = check_lora_argument(named, lora)
     parsed = _parse_tensors(tensors, dim_maps)
     request: Dict[str, Any] = {
         "endpoint": endpoint_spec,
-        "tensors": [{"spec": parameter_spec(t.name, t.dtype, t.shape, t.dims)} for t in parsed],
+        "tensors": [{"spec": parameter_spec(t.name, t.dtype, t.shape, t.dims,
+                                            adapters.get(t.name))} for t in parsed],
     }
     lib = _lib.library()
     handle = ctypes.c_void_p()

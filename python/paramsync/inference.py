@@ -26,6 +26,7 @@ from ._rank_weights import RankWeights, module_parameters
 from .endpoint import TensorSpec
 from .framework_layout import FrameworkLayout
 from .layout import ParallelLayout
+from .lora import LoraAdapter
 
 __all__ = ["InferenceEndpoint", "vllm_model"]
 
@@ -59,6 +60,7 @@ class InferenceEndpoint(RankWeights):
                  tp_split_dims: Optional[Mapping[str, int]] = None,
                  expert_dims: Optional[Mapping[str, int]] = None,
                  framework_layout: Optional[FrameworkLayout] = None,
+                 lora: Optional[Mapping[str, LoraAdapter]] = None,
                  timeout: float = 30.0) -> "InferenceEndpoint":
         """Registers named tensors of this inference rank with the agent at ``agent_address``.
 
@@ -74,6 +76,10 @@ class InferenceEndpoint(RankWeights):
             model rank, ``layout.inference_rank(replica)``.
           tp_split_dims, expert_dims, framework_layout, timeout: as for
             TrainerEndpoint.register.
+          lora: name -> :class:`paramsync.LoraAdapter` for the adapter
+            matrices this rank holds (e.g. vLLM's LoRA slots), which syncs
+            of a group with ``lora_mode="adapters_only"`` fill; ``base`` may
+            be "" here.
 
         Blocks until the agent and the coordinator accepted the endpoint.
 
@@ -86,7 +92,7 @@ class InferenceEndpoint(RankWeights):
         return cls._register(agent_address, model, layout.inference_rank(replica), tensors,
                              layout=layout, replica=replica, local_rank=layout.local_rank(),
                              tp_split_dims=tp_split_dims, expert_dims=expert_dims,
-                             framework_layout=framework_layout, timeout=timeout)
+                             framework_layout=framework_layout, lora=lora, timeout=timeout)
 
     @classmethod
     def from_module(cls, agent_address: str, model: str, module: Any, *, replica: int = 0,
@@ -95,6 +101,7 @@ class InferenceEndpoint(RankWeights):
                     tp_split_dims: Optional[Mapping[str, int]] = None,
                     expert_dims: Optional[Mapping[str, int]] = None,
                     framework_layout: Optional[FrameworkLayout] = None,
+                    lora: Optional[Mapping[str, LoraAdapter]] = None,
                     timeout: float = 30.0) -> "InferenceEndpoint":
         """Registers every parameter of a torch module (inference weights need no grad).
 
@@ -105,7 +112,7 @@ class InferenceEndpoint(RankWeights):
                             module_parameters(module, trainable_only=False, names=names),
                             replica=replica, layout=layout, tp_split_dims=tp_split_dims,
                             expert_dims=expert_dims, framework_layout=framework_layout,
-                            timeout=timeout)
+                            lora=lora, timeout=timeout)
 
     @classmethod
     def from_vllm(cls, agent_address: str, model: str, worker: Any, *, replica: int = 0,
@@ -114,6 +121,7 @@ class InferenceEndpoint(RankWeights):
                   tp_split_dims: Optional[Mapping[str, int]] = None,
                   expert_dims: Optional[Mapping[str, int]] = None,
                   framework_layout: Optional[FrameworkLayout] = None,
+                  lora: Optional[Mapping[str, LoraAdapter]] = None,
                   timeout: float = 30.0) -> "InferenceEndpoint":
         """Registers a vLLM worker's weights after load (``model_runner.model.named_parameters()``).
 
@@ -129,7 +137,7 @@ class InferenceEndpoint(RankWeights):
         return cls.from_module(agent_address, model, vllm_model(worker), replica=replica,
                                layout=layout, names=names, tp_split_dims=tp_split_dims,
                                expert_dims=expert_dims, framework_layout=framework_layout,
-                               timeout=timeout)
+                               lora=lora, timeout=timeout)
 
     def wait_for_version(self, version: int, timeout: float = 60.0,
                          poll_interval: float = 0.05) -> int:

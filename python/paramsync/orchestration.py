@@ -49,6 +49,11 @@ _STRATEGIES = {
     "direct": "SYNC_STRATEGY_KIND_DIRECT",
 }
 
+_LORA_MODES = {
+    "merge": "LORA_MODE_MERGE",
+    "adapters_only": "LORA_MODE_ADAPTERS_ONLY",
+}
+
 _PHASE_PREFIX = "SYNC_PHASE_"
 
 Json = Dict[str, Any]
@@ -89,6 +94,9 @@ class SyncReport:
     wire_bytes: bytes the plan moved from one rank to another (each receiver
     counted): equal to bytes for the "direct" strategy, more for "chatlearn"
     where receivers slice whole shards.
+    lora_base_weights: base weights the trainer's agents merged LoRA adapters
+    into for the sync (groups with lora_mode "merge"), in lora_merge_ms, and
+    restored after it in lora_restore_ms; 0 otherwise.
     """
 
     version: int
@@ -104,6 +112,9 @@ class SyncReport:
     validated: bool = False
     validate_ms: float = 0.0
     wire_bytes: int = 0
+    lora_base_weights: int = 0
+    lora_merge_ms: float = 0.0
+    lora_restore_ms: float = 0.0
 
     @classmethod
     def from_json(cls, message: Mapping[str, Any]) -> "SyncReport":
@@ -122,7 +133,10 @@ class SyncReport:
             regroup_ms=float(_field(message, "regroupMs", "regroup_ms", 0.0)),
             validated=bool(message.get("validated", False)),
             validate_ms=float(_field(message, "validateMs", "validate_ms", 0.0)),
-            wire_bytes=int(_field(message, "wireBytes", "wire_bytes", 0)))
+            wire_bytes=int(_field(message, "wireBytes", "wire_bytes", 0)),
+            lora_base_weights=int(_field(message, "loraBaseWeights", "lora_base_weights", 0)),
+            lora_merge_ms=float(_field(message, "loraMergeMs", "lora_merge_ms", 0.0)),
+            lora_restore_ms=float(_field(message, "loraRestoreMs", "lora_restore_ms", 0.0)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,7 +184,8 @@ class GroupStatus:
 
     name, src_model, dst_model, comm_type ("broadcast"/"p2p"), hep,
     regroup_comm_type ("alltoall"/"allgather"), free_groups,
-    staging_budget_bytes, validate, strategy ("chatlearn"/"direct"): its spec.
+    staging_budget_bytes, validate, strategy ("chatlearn"/"direct"), lora_mode
+    ("merge"/"adapters_only"): its spec.
     version: committed by every inference
     endpoint (0: never synced). syncing: a sync is running now.
     last_sync_unix_ms, last_sync_code (a status code name, "OK" when it
@@ -195,6 +210,7 @@ class GroupStatus:
     last_report: Optional[SyncReport]
     validate: bool = False
     strategy: str = "chatlearn"
+    lora_mode: str = "merge"
 
     @classmethod
     def from_json(cls, message: Mapping[str, Any]) -> "GroupStatus":
@@ -219,7 +235,8 @@ class GroupStatus:
             last_sync_error=_field(message, "lastSyncError", "last_sync_error", ""),
             last_report=SyncReport.from_json(report) if report else None,
             validate=bool(spec.get("validate", False)),
-            strategy=_name_of(spec.get("strategy", ""), _STRATEGIES))
+            strategy=_name_of(spec.get("strategy", ""), _STRATEGIES),
+            lora_mode=_name_of(_field(spec, "loraMode", "lora_mode", ""), _LORA_MODES))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -279,7 +296,7 @@ class Coordinator:
                      comm_type: str = "broadcast", free_groups: bool = False, hep: bool = False,
                      regroup_comm_type: str = "alltoall", staging_budget_bytes: int = 0,
                      validate: bool = False, strategy: str = "chatlearn",
-                     timeout: float = 10.0) -> None:
+                     lora_mode: str = "merge", timeout: float = 10.0) -> None:
         """Creates sync group ``name`` from trainer ``src_model`` to inference ``dst_model``.
 
         comm_type: "broadcast" or "p2p" (or a COMM_TYPE_* name). free_groups:
@@ -293,10 +310,18 @@ class Coordinator:
         inference TP a multiple of the trainer's, whole shards sent, receivers
         slice) or "direct" (any TP and PP on either side, each inference rank
         receiving exactly its bytes in logical coordinates; comm_type and
-        regroup_comm_type then do not apply). Idempotent for an identical spec.
+        regroup_comm_type then do not apply). lora_mode: what the trainer's
+        LoRA adapters (registered with ``lora``, see :mod:`paramsync.lora`)
+        do in a sync: "merge" (each trainer rank's agent merges them into their
+        base weights before the transfer and restores the base weights bit
+        for bit after it, whether the sync committed or failed; adapters do
+        not sync) or "adapters_only" (only adapter matrices sync, into the
+        inference ranks' registered adapters; base weights stay as they are);
+        no effect on models without adapters. Idempotent for an identical spec.
         Models need not be registered yet: they are checked at sync time.
 
-        Blocks for one RPC. Raises ValueError for a comm type or strategy not listed;
+        Blocks for one RPC. Raises ValueError for a comm type, strategy or LoRA
+        mode not listed;
         ParamsyncError: INVALID_ARGUMENT (bad name, same model twice),
         ALREADY_EXISTS (the name exists with another spec).
         """
@@ -310,14 +335,20 @@ class Coordinator:
         kind = _STRATEGIES.get(strategy, strategy)
         if kind not in _STRATEGIES.values():
             raise ValueError("strategy must be 'chatlearn' or 'direct', got %r" % (strategy,))
+        mode = _LORA_MODES.get(lora_mode, lora_mode)
+        if mode not in _LORA_MODES.values():
+            raise ValueError("lora_mode must be 'merge' or 'adapters_only', got %r"
+                             % (lora_mode,))
         spec = {"name": name, "src_model": src_model, "dst_model": dst_model,
                 "comm_type": comm, "free_groups": bool(free_groups), "hep": bool(hep),
                 "regroup_comm_type": regroup,
                 "staging_budget_bytes": str(int(staging_budget_bytes)),
                 "validate": bool(validate)}
-        # Left unset for chatlearn, so specs made before strategies existed match.
+        # Defaults left unset, so specs made before these fields existed match.
         if kind != _STRATEGIES["chatlearn"]:
             spec["strategy"] = kind
+        if mode != _LORA_MODES["merge"]:
+            spec["lora_mode"] = mode
         _lib.check(_lib.library().paramsync_create_group(
             self._address, _lib.encode(json.dumps(spec)), _lib.timeout_ms(timeout)))
 

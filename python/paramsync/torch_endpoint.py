@@ -32,6 +32,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 from . import _lib
 from .endpoint import _endpoint_spec, check_dim_arguments, parameter_spec, tensor_dims
 from .framework_layout import FrameworkLayout
+from .lora import LoraAdapter, check_lora_argument
 
 __all__ = ["TorchEndpoint", "register_torch_endpoint"]
 
@@ -187,6 +188,7 @@ def register_torch_endpoint(agent_address: str, model: str, role: str, rank: int
                             tp_split_dims: Optional[Mapping[str, int]] = None,
                             expert_dims: Optional[Mapping[str, int]] = None,
                             framework_layout: Optional[FrameworkLayout] = None,
+                            lora: Optional[Mapping[str, LoraAdapter]] = None,
                             timeout: float = 30.0) -> "TorchEndpoint":
     """Registers this process's CUDA tensors, in place, as endpoint (``model``, ``rank``).
 
@@ -195,7 +197,7 @@ def register_torch_endpoint(agent_address: str, model: str, role: str, rank: int
         (``paramsync-agent --device=cuda:N``).
       model, role, rank, replica, local_rank, tp_size, pp_size, ep_size, dp_size,
         tp_rank, pp_rank, ep_rank, dp_rank, tp_split_dims, expert_dims,
-        framework_layout, timeout: as for :func:`paramsync.register_endpoint`.
+        framework_layout, lora, timeout: as for :func:`paramsync.register_endpoint`.
       tensors: dict name -> ``torch.Tensor``: this rank's local shards, all on one
         CUDA device, contiguous, non-empty, of dtype float32, float16, bfloat16,
         float64, int8, uint8, int32 or int64 (model parameters may be passed as
@@ -227,6 +229,7 @@ def register_torch_endpoint(agent_address: str, model: str, role: str, rank: int
         raise ValueError("tensors must be a non-empty dict: name -> torch.Tensor")
     dim_maps = check_dim_arguments(tensors, tp_split_dims=tp_split_dims,
                                    expert_dims=expert_dims)
+    adapters = check_lora_argument(tensors, lora)
     torch = _torch()
 
     # Every check first, so that nothing is shared when an argument is wrong.
@@ -247,7 +250,7 @@ def register_torch_endpoint(agent_address: str, model: str, role: str, rank: int
     request = {
         "endpoint": endpoint_spec,
         "tensors": [{
-            "spec": parameter_spec(p.name, p.dtype, p.shape, p.dims),
+            "spec": parameter_spec(p.name, p.dtype, p.shape, p.dims, adapters.get(p.name)),
             "offset": str(p.offset),
             "nbytes": str(p.nbytes),
             "cuda_ipc_handle": base64.b64encode(p.handle).decode("ascii"),

@@ -26,6 +26,7 @@ from ._rank_weights import RankWeights, copy_into, module_parameters
 from .endpoint import TensorSpec
 from .framework_layout import FrameworkLayout
 from .layout import ParallelLayout
+from .lora import LoraAdapter
 
 __all__ = ["TrainerEndpoint"]
 
@@ -41,6 +42,7 @@ class TrainerEndpoint(RankWeights):
                  tp_split_dims: Optional[Mapping[str, int]] = None,
                  expert_dims: Optional[Mapping[str, int]] = None,
                  framework_layout: Optional[FrameworkLayout] = None,
+                 lora: Optional[Mapping[str, LoraAdapter]] = None,
                  timeout: float = 30.0) -> "TrainerEndpoint":
         """Registers named tensors of this trainer rank with the agent at ``agent_address``.
 
@@ -60,6 +62,11 @@ class TrainerEndpoint(RankWeights):
           framework_layout: the framework layout the tensors follow (see
             :mod:`paramsync.framework_layout`), for groups with
             ``strategy="direct"``.
+          lora: name -> :class:`paramsync.LoraAdapter` for the tensors that
+            are LoRA adapter matrices of a base weight of this rank (see
+            :mod:`paramsync.lora`): a sync merges them into their base
+            weights (and restores those after) or syncs them alone, as the
+            group's ``lora_mode`` says.
           timeout: seconds to wait for the agent and the coordinator.
 
         Blocks until the agent and the coordinator accepted the endpoint.
@@ -74,7 +81,7 @@ class TrainerEndpoint(RankWeights):
                              layout.trainer_rank() if rank is None else rank, tensors,
                              layout=layout, replica=0, local_rank=0,
                              tp_split_dims=tp_split_dims, expert_dims=expert_dims,
-                             framework_layout=framework_layout, timeout=timeout)
+                             framework_layout=framework_layout, lora=lora, timeout=timeout)
 
     @classmethod
     def from_module(cls, agent_address: str, model: str, module: Any, *,
@@ -83,17 +90,20 @@ class TrainerEndpoint(RankWeights):
                     tp_split_dims: Optional[Mapping[str, int]] = None,
                     expert_dims: Optional[Mapping[str, int]] = None,
                     framework_layout: Optional[FrameworkLayout] = None,
+                    lora: Optional[Mapping[str, LoraAdapter]] = None,
                     timeout: float = 30.0) -> "TrainerEndpoint":
         """Registers a torch module's trainable parameters (``requires_grad``).
 
+        With ``lora``, every parameter: a LoRA trainer's frozen base weights
+        are what a merge sync sends, and adapters need their base registered.
         ``names`` restricts them to those (KeyError for one the module lacks);
         the other arguments and errors are :meth:`register`'s.
         """
         return cls.register(agent_address, model,
-                            module_parameters(module, trainable_only=True, names=names),
+                            module_parameters(module, trainable_only=not lora, names=names),
                             layout=layout, rank=rank, tp_split_dims=tp_split_dims,
                             expert_dims=expert_dims, framework_layout=framework_layout,
-                            timeout=timeout)
+                            lora=lora, timeout=timeout)
 
     def update(self, values: Optional[Mapping[str, Any]] = None) -> None:
         """Makes the registered tensors hold this step's weights, ready for the next sync.

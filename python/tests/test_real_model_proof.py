@@ -5,7 +5,8 @@ would, with --device=cpu and the tiny Qwen2 config: two Megatron-Core TP2
 trainer processes, vLLM-style inference processes at TP1, TP2 and TP4, a
 direct, validated sync per inference TP (twice), and the reassembled
 Qwen2ForCausalLM's weights and logits compared bit for bit with the
-reference. Needs PyTorch and transformers; skipped, with the reason, without.
+reference; and the same with LoRA adapters on the trainer, merged for each sync
+(the reference: the model with them merged) and restored after it. Needs PyTorch and transformers; skipped, with the reason, without.
 """
 
 import importlib.util
@@ -26,11 +27,12 @@ _TIMEOUT_S = 300
 class RealModelProofTest(_cluster.ClusterTestCase):
     devices = ["cpu"] * 4
 
-    def test_megatron_tp2_to_vllm_tp1_tp2_tp4_bit_exact(self):
+    def run_proof(self, *flags):
+        """The example's summary rows by inference TP, after checking it passed."""
         result = subprocess.run(
             [sys.executable, _SCRIPT, "--device=cpu", "--config=tiny",
              "--coordinator=" + self.cluster.coordinator_address,
-             "--agents=" + ",".join(self.cluster.agents)],
+             "--agents=" + ",".join(self.cluster.agents), *flags],
             capture_output=True, text=True, timeout=_TIMEOUT_S)
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
         summary = json.loads(result.stdout.strip().splitlines()[-1])
@@ -43,7 +45,17 @@ class RealModelProofTest(_cluster.ClusterTestCase):
             # Direct: exactly the vLLM tensors' bytes, vocabulary padding left out.
             self.assertEqual(row["bytes"], row["expected_bytes"], (tp, row))
             self.assertEqual(len(row["sync_ms"]), 2, (tp, row))
+            self.assertTrue(row["trainer_unchanged"], (tp, row))
+        return rows
 
+    def test_megatron_tp2_to_vllm_tp1_tp2_tp4_bit_exact(self):
+        for row in self.run_proof().values():
+            self.assertEqual(row["lora_merged"], 0, row)
+
+    def test_lora_merged_for_the_sync_and_restored_after(self):
+        # Adapters on the 4 linear layers of each of the 2 layers, on both trainer ranks.
+        for row in self.run_proof("--lora_rank=4").values():
+            self.assertEqual(row["lora_merged"], 2 * 4 * 2, row)
 
 if __name__ == "__main__":
     unittest.main()

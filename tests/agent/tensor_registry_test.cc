@@ -63,5 +63,31 @@ TEST_CASE("Malformed registrations are refused with the tensor named", "[tensor_
   CHECK(registry.Registrations().empty());
 }
 
+TEST_CASE("An endpoint's tensors come in registration order with their registration",
+          "[tensor_registry]") {
+  const std::string name = "/paramsync-registry-all-" + std::to_string(getpid());
+  absl::StatusOr<SharedMemoryRegion> region = SharedMemoryRegion::Create(name, 256);
+  REQUIRE(region.ok());
+  TensorRegistry registry;
+  v1::LocalRegisterEndpointRequest request = Request(name, 64, 32, {2, 4});
+  v1::LocalTensor* second = request.add_tensors();
+  *second = request.tensors(0);
+  second->mutable_spec()->set_name("b");
+  second->set_offset(0);
+  REQUIRE(registry.RegisterEndpoint(request).ok());
+  absl::StatusOr<EndpointTensors> tensors = registry.Tensors({"m", 0});
+  REQUIRE(tensors.ok());
+  CHECK(tensors->registration == *registry.Registration({"m", 0}));
+  REQUIRE(tensors->tensors.size() == 2);
+  CHECK(tensors->tensors[0].spec->name() == "w");
+  CHECK(tensors->tensors[1].spec->name() == "b");
+  CHECK(tensors->tensors[1].data + 64 == tensors->tensors[0].data);
+  REQUIRE(registry.RegisterEndpoint(request).ok());
+  CHECK(registry.Tensors({"m", 0})->registration != tensors->registration);
+  CHECK(registry.Tensors({"m", 1}).status().code() == absl::StatusCode::kNotFound);
+  registry.MarkGone({"m", 0}, *registry.Registration({"m", 0}));
+  CHECK(registry.Tensors({"m", 0}).status().code() == absl::StatusCode::kFailedPrecondition);
+}
+
 }  // namespace
 }  // namespace paramsync::agent

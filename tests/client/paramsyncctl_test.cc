@@ -364,5 +364,37 @@ TEST_CASE("paramsyncctl creates a direct group and shows what each pair of ranks
   CHECK(absl::StrContains(groups.out, "direct, dense"));
 }
 
+TEST_CASE("paramsyncctl create-group takes a LoRA mode", "[paramsyncctl]") {
+  std::unique_ptr<LocalCluster> cluster = StartCluster(0, "ctl-lora");
+  const std::string coordinator = "--coordinator=" + cluster->coordinator_address();
+  Result refused = Ctl({"create-group", coordinator, "--group=l", "--src=trainer", "--dst=vllm",
+                        "--lora_mode=fused"});
+  INFO(refused.out << refused.err);
+  CHECK(refused.exit_code == 2);
+  CHECK(absl::StrContains(refused.err, "--lora_mode is 'fused'; accepted: merge, adapters_only"));
+
+  Result adapters = Ctl({"create-group", coordinator, "--group=l", "--src=trainer", "--dst=vllm",
+                         "--lora_mode=adapters_only", "--output=json"});
+  INFO(adapters.out << adapters.err);
+  REQUIRE(adapters.exit_code == 0);
+  CHECK(adapters.Json()["lora_mode"] == "LORA_MODE_ADAPTERS_ONLY");
+  // Merge is the default: left unset, so the spec equals one made without the flag.
+  Result merged = Ctl({"create-group", coordinator, "--group=m", "--src=trainer", "--dst=vllm",
+                       "--lora_mode=merge", "--output=json"});
+  INFO(merged.out << merged.err);
+  REQUIRE(merged.exit_code == 0);
+  CHECK(merged.Json()["lora_mode"] == "LORA_MODE_UNSPECIFIED");
+  CHECK(Ctl({"create-group", coordinator, "--group=m", "--src=trainer", "--dst=vllm"}).exit_code ==
+        0);
+
+  Result groups = Ctl({"groups", coordinator});
+  INFO(groups.out << groups.err);
+  REQUIRE(groups.exit_code == 0);
+  std::vector<std::string> rows = groups.Lines();
+  REQUIRE(rows.size() == 3);
+  CHECK(absl::StrContains(rows[1], "lora adapters-only"));
+  CHECK_FALSE(absl::StrContains(rows[2], "lora"));
+}
+
 }  // namespace
 }  // namespace paramsync::bench

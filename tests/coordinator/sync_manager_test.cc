@@ -12,6 +12,8 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -132,6 +134,10 @@ struct FakeAgents {
   std::set<std::string> failing_commits;  // Addresses.
   std::string mkdir_on_commit;            // A directory the next commit creates.
   std::vector<std::pair<std::string, v1::CommitRequest>> commits;
+  std::set<std::pair<std::string, v1::LoraAction>> failing_lora;  // Address, action.
+  std::vector<std::pair<std::string, v1::LoraRequest>> lora;
+  // "ADDRESS RunTasks" and "ADDRESS LORA_ACTION_...", in the order called.
+  std::vector<std::string> calls;
 };
 
 class FakeAgent final : public AgentClientInterface {
@@ -147,6 +153,10 @@ class FakeAgent final : public AgentClientInterface {
   }
   absl::StatusOr<v1::RunTasksResponse> RunTasks(const v1::RunTasksRequest& request,
                                                 absl::Time) override {
+    {
+      absl::MutexLock lock(&agents_->mu);
+      agents_->calls.push_back(absl::StrCat(address_, " RunTasks"));
+    }
     v1::RunTasksResponse response;
     if (!request.commit_endpoints().empty()) {
       v1::CommitRequest commit;
@@ -182,6 +192,18 @@ class FakeAgent final : public AgentClientInterface {
     return absl::OkStatus();
   }
   absl::Status Abort(const v1::AbortRequest&, absl::Time) override { return absl::OkStatus(); }
+  // One base weight per endpoint named.
+  absl::StatusOr<v1::LoraResponse> Lora(const v1::LoraRequest& request, absl::Time) override {
+    absl::MutexLock lock(&agents_->mu);
+    agents_->lora.emplace_back(address_, request);
+    agents_->calls.push_back(absl::StrCat(address_, " ", v1::LoraAction_Name(request.action())));
+    if (agents_->failing_lora.count({address_, request.action()}) != 0) {
+      return absl::ResourceExhaustedError(absl::StrCat("Lora on agent ", address_, ": no memory"));
+    }
+    v1::LoraResponse response;
+    response.set_base_weights(request.endpoints_size());
+    return response;
+  }
   void CancelAll() override {}
 
  private:
@@ -513,6 +535,198 @@ TEST_CASE("Groups are listed with their version and how their last sync went", "
   CHECK(groups[0].last_sync_code() == static_cast<int>(failed.code()));
   CHECK(groups[0].last_sync_error() == failed.message());
   CHECK_FALSE(groups[0].has_last_report());
+}
+
+// Re-registers the endpoints of `c` with a 2x2 float32 weight "w" (the 16
+// bytes the fakes report), the trainer's with a rank-1 LoRA adapter of it.
+void RegisterAdapters(Coordinator& c) {
+  const auto square = [](v1::RegisterEndpointRequest request) {
+    v1::ParameterSpec* w = request.mutable_parameters(0);
+    w->clear_shape();
+    w->add_shape(2);
+    w->add_shape(2);
+    return request;
+  };
+  v1::RegisterEndpointRequest trainer = square(Endpoint(c.ids[0], "trainer", v1::ROLE_TRAINER));
+  for (auto [role, rows, columns] :
+       {std::tuple{v1::LORA_ROLE_A, 1, 2}, std::tuple{v1::LORA_ROLE_B, 2, 1}}) {
+    v1::ParameterSpec* adapter = trainer.add_parameters();
+    adapter->set_name(v1::LoraRole_Name(role));
+    adapter->set_dtype(v1::DTYPE_FLOAT32);
+    adapter->add_shape(rows);
+    adapter->add_shape(columns);
+    adapter->mutable_lora()->set_role(role);
+    adapter->mutable_lora()->set_base("w");
+    adapter->mutable_lora()->set_scale(2);
+  }
+  REQUIRE(c.endpoints.Register(trainer).ok());
+  REQUIRE(c.endpoints.Register(square(InferenceEndpoint(c.ids[1], 0))).ok());
+  REQUIRE(c.endpoints.Register(square(InferenceEndpoint(c.ids[2], 1))).ok());
+}
+
+// The calls the fakes saw since the last one, emptied.
+std::vector<std::string> TakeCalls(Coordinator& c) {
+  absl::MutexLock lock(&c.fakes.mu);
+  return std::exchange(c.fakes.calls, {});
+}
+
+const std::string kTrainerAgent = Agent(0).address();
+
+TEST_CASE("A MERGE sync merges the trainer's adapters before its transfer, restores them after",
+          "[sync_manager][lora]") {
+  Coordinator c;
+  RegisterAdapters(c);
+  REQUIRE(c.syncs.CreateGroup(GroupG()).ok());  // lora_mode unset: MERGE.
+  absl::StatusOr<v1::SyncResponse> synced = c.Sync();
+  INFO(synced.status().ToString());
+  REQUIRE(synced.ok());
+  CHECK(synced->version() == 1);
+  CHECK(synced->bytes() == 32);  // The bases; the adapters do not sync.
+  CHECK(synced->lora_base_weights() == 1);
+  CHECK(synced->lora_merge_ms() > 0);
+  CHECK(synced->lora_restore_ms() > 0);
+  // The merge before any task, the restore after every commit (in band).
+  const std::vector<std::string> calls = TakeCalls(c);
+  REQUIRE(calls.size() == 5);
+  CHECK(calls.front() == kTrainerAgent + " LORA_ACTION_MERGE");
+  CHECK(calls.back() == kTrainerAgent + " LORA_ACTION_RESTORE");
+  absl::MutexLock lock(&c.fakes.mu);
+  REQUIRE(c.fakes.lora.size() == 2);  // The inference agents merge nothing.
+  const v1::LoraRequest& merge = c.fakes.lora[0].second;
+  REQUIRE(merge.endpoints_size() == 1);
+  CHECK(merge.endpoints(0).model() == "trainer");
+  CHECK(merge.endpoints(0).rank() == 0);
+  const v1::LoraRequest& restore = c.fakes.lora[1].second;
+  CHECK(restore.action() == v1::LORA_ACTION_RESTORE);
+  CHECK(restore.endpoints().empty());
+  CHECK(restore.sync_id() == merge.sync_id());
+  REQUIRE(c.fakes.commits.size() == 2);
+  CHECK(c.fakes.commits[0].second.sync_id() == merge.sync_id());
+}
+
+TEST_CASE("A failed merge fails the sync before any byte moves, and restores",
+          "[sync_manager][lora]") {
+  Coordinator c;
+  RegisterAdapters(c);
+  REQUIRE(c.syncs.CreateGroup(GroupG()).ok());
+  REQUIRE(c.Sync().ok());
+  TakeCalls(c);
+  {
+    absl::MutexLock lock(&c.fakes.mu);
+    c.fakes.failing_lora.insert({kTrainerAgent, v1::LORA_ACTION_MERGE});
+  }
+  const absl::Status failed = c.Sync().status();
+  INFO(failed.ToString());
+  CHECK(failed.code() == absl::StatusCode::kResourceExhausted);
+  CHECK(absl::StrContains(failed.message(),
+                          "version 2 not committed: merging the trainer's LoRA adapters failed, no "
+                          "endpoint was written"));
+  CHECK(absl::StrContains(
+      failed.message(),
+      absl::StrCat("LoRA merge failed on 1 of 1 agents: agent ", c.ids[0], " at ", kTrainerAgent,
+                   " (trainer rank 0): Lora on agent ", kTrainerAgent, ": no memory")));
+  CHECK(TakeCalls(c) == std::vector<std::string>{kTrainerAgent + " LORA_ACTION_MERGE",
+                                                 kTrainerAgent + " LORA_ACTION_RESTORE"});
+  CHECK(c.Versions() == std::vector<int64_t>{1, 1});
+  CHECK(c.Interrupted() == std::vector<int64_t>{0, 0});
+  {
+    absl::MutexLock lock(&c.fakes.mu);
+    c.fakes.failing_lora.clear();
+  }
+  absl::StatusOr<v1::SyncResponse> next = c.Sync();
+  REQUIRE(next.ok());
+  CHECK(next->version() == 3);
+}
+
+TEST_CASE(
+    "A restore that fails after the commit: the version stands, the error says whose "
+    "weights stay merged",
+    "[sync_manager][lora]") {
+  Coordinator c;
+  RegisterAdapters(c);
+  REQUIRE(c.syncs.CreateGroup(GroupG()).ok());
+  std::shared_ptr<ErrorChannel::Subscription> errors = c.errors.Subscribe();
+  {
+    absl::MutexLock lock(&c.fakes.mu);
+    c.fakes.failing_lora.insert({kTrainerAgent, v1::LORA_ACTION_RESTORE});
+  }
+  const absl::Status failed = c.Sync().status();
+  INFO(failed.ToString());
+  CHECK(failed.code() == absl::StatusCode::kInternal);
+  CHECK(absl::StrContains(
+      failed.message(),
+      absl::StrCat("version 1 committed (every inference endpoint holds it), but restoring the "
+                   "trainer's LoRA-merged base weights failed: LoRA restore failed on 1 of 1 "
+                   "agents: agent ",
+                   c.ids[0], " at ", kTrainerAgent, " (trainer rank 0)")));
+  CHECK(absl::StrContains(failed.message(), "base weights hold the merged values"));
+  CHECK(c.Versions() == std::vector<int64_t>{1, 1});
+  CHECK(c.HistoryVersions() == std::vector<int64_t>{1});
+  CHECK(c.syncs.ListGroups()[0].version() == 1);
+  std::optional<v1::ErrorEvent> event = errors->Next(absl::Seconds(1));
+  REQUIRE(event.has_value());
+  CHECK(event->code() == static_cast<int>(absl::StatusCode::kInternal));
+  CHECK(event->agent_id() == c.ids[0]);
+  CHECK(event->group() == "g");
+  CHECK(event->version() == 1);
+  c.errors.Unsubscribe(errors);
+
+  // A failed transfer restores too; a restore failing then adds to its error.
+  TakeCalls(c);
+  {
+    absl::MutexLock lock(&c.fakes.mu);
+    c.fakes.failing_commits.insert(Agent(2).address());
+  }
+  const absl::Status both = c.Sync().status();
+  INFO(both.ToString());
+  CHECK(both.code() == absl::StatusCode::kUnavailable);
+  CHECK(absl::StrContains(both.message(),
+                          absl::StrCat("Commit on agent ", Agent(2).address(), ": unreachable")));
+  CHECK(absl::StrContains(
+      both.message(),
+      "; restoring the trainer's LoRA-merged base weights also failed: LoRA restore failed"));
+  const std::vector<std::string> calls = TakeCalls(c);
+  REQUIRE_FALSE(calls.empty());
+  CHECK(calls.back() == kTrainerAgent + " LORA_ACTION_RESTORE");
+}
+
+TEST_CASE("Dry runs and groups without adapters send no LoRA request", "[sync_manager][lora]") {
+  Coordinator plain;
+  REQUIRE(plain.syncs.CreateGroup(GroupG()).ok());
+  absl::StatusOr<v1::SyncResponse> synced = plain.Sync();
+  REQUIRE(synced.ok());
+  CHECK(synced->lora_base_weights() == 0);
+  CHECK(synced->lora_merge_ms() == 0);
+
+  Coordinator c;
+  RegisterAdapters(c);
+  REQUIRE(c.syncs.CreateGroup(GroupG()).ok());
+  v1::SyncRequest dry_run;
+  dry_run.set_group("g");
+  dry_run.set_dry_run(true);
+  REQUIRE(c.syncs.Sync(dry_run, absl::Now() + absl::Seconds(10)).ok());
+  absl::MutexLock plain_lock(&plain.fakes.mu);
+  absl::MutexLock lock(&c.fakes.mu);
+  CHECK(plain.fakes.lora.empty());
+  CHECK(c.fakes.lora.empty());
+}
+
+TEST_CASE("lora_mode is validated when a group is created", "[sync_manager][lora]") {
+  Coordinator c;
+  v1::SyncGroupSpec spec = GroupG();
+  spec.set_lora_mode(v1::LORA_MODE_ADAPTERS_ONLY);
+  CHECK(c.syncs.CreateGroup(spec).ok());
+  spec.set_name("h");
+  spec.set_lora_mode(static_cast<v1::LoraMode>(7));
+  const absl::Status invalid = c.syncs.CreateGroup(spec);
+  CHECK(invalid.code() == absl::StatusCode::kInvalidArgument);
+  CHECK(invalid.message() ==
+        "group.lora_mode is 7; accepted: LORA_MODE_MERGE (1), LORA_MODE_ADAPTERS_ONLY (2), or "
+        "unset for merge");
+  // The trainer registered no adapter: an adapters-only sync has nothing to sync.
+  const absl::Status nothing = c.syncs.GetPlan("g").status();
+  CHECK(nothing.code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(absl::StrContains(nothing.message(), "sync group 'g' has lora_mode"));
 }
 
 }  // namespace

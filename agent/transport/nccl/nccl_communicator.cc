@@ -9,10 +9,12 @@ namespace paramsync::agent {
 namespace {
 
 // Bounded waits poll. The first kSpinTime of a wait only yields between polls,
-// so that a transfer's end is seen within microseconds (a sleep costs tens of
-// them, a visible share of a small sync); longer waits sleep kPollInterval,
-// short against a sync's milliseconds and long enough not to burn a core.
-constexpr absl::Duration kSpinTime = absl::Microseconds(500);
+// so that a transfer's end is seen within microseconds (a sleep overshoots by
+// the timer slack, 50 us or more, a visible share of a small sync; the agent's
+// core is otherwise idle while its transfers run); longer waits sleep
+// kPollInterval, short against their own length and long enough not to burn a
+// core through a long transfer.
+constexpr absl::Duration kSpinTime = absl::Milliseconds(5);
 constexpr absl::Duration kPollInterval = absl::Microseconds(50);
 constexpr absl::Duration kFinalizeTimeout = absl::Seconds(5);
 
