@@ -2,7 +2,7 @@
 // practical ceiling, on one host's GPUs (issue: Sync <= 1.10 x a flat NCCL
 // broadcast of the same bytes between the same GPU pairs).
 //
-//   gpu_sync_bench --preset=qwen2.5-7b --scenario=tp2_tp2 --syncs=5
+//   gpu_sync_bench --preset=qwen2.5-7b --scenario=tp2_tp2 --syncs=20
 //
 // Scenarios (bench/gpu_scenarios.h), on 4 GPUs: tp2_tp2 (trainer TP2 on GPUs
 // 0,1 -> inference TP2 on 2,3), tp2_tp4 (trainer TP2 on 0,1 -> inference TP4 on
@@ -59,7 +59,7 @@ ABSL_FLAG(std::string, scenario, "tp2_tp2",
 ABSL_FLAG(std::string, regroup, "alltoall",
           "HEP scenarios' routed-expert regroup: alltoall or allgather");
 ABSL_FLAG(std::string, strategy, "chatlearn", "the group's plan: chatlearn or direct");
-ABSL_FLAG(int, syncs, 5, "timed syncs after the first (checked) one");
+ABSL_FLAG(int, syncs, 20, "timed syncs after the first (checked) one (their median is reported)");
 ABSL_FLAG(bool, dump_shapes, false, "print the TP2 shard shapes as JSON and exit");
 ABSL_FLAG(int64_t, staging_budget_bytes, 0,
           "the group's staging budget (SyncGroupSpec.staging_budget_bytes; 0: default)");

@@ -41,6 +41,11 @@ void PrintReport(const std::string& group, bool dry_run, const v1::SyncResponse&
     std::cout << absl::StrFormat("  validated: every tensor matches its source (%.1f ms)\n",
                                  report.validate_ms());
   }
+  if (report.lora_base_weights() > 0) {
+    std::cout << absl::StrFormat(
+        "  LoRA: %d base weights merged for the sync (%.1f ms) and restored (%.1f ms)\n",
+        report.lora_base_weights(), report.lora_merge_ms(), report.lora_restore_ms());
+  }
 }
 
 }  // namespace

@@ -75,14 +75,18 @@ absl::Status SyncExecutor::ForEachAgent(const TransferPlan& plan,
     workers_.Run(count, [&](int i) { results[i] = call(plan.agents[i]); });
   } else {
     // One more closure watches the agents' leases until every call returned.
+    // It is closure 0, which runs on the calling thread: the last call's
+    // return then wakes the thread that goes on with the sync, instead of a
+    // pool thread that would have to wake it in turn (each wake-up costs tens
+    // of microseconds, a visible share of a small sync).
     std::atomic<int> remaining{count};
     absl::Notification done;
     workers_.Run(count + 1, [&](int i) {
-      if (i == count) {
+      if (i == 0) {
         WatchLeases(plan, done, lapsed, lapse_order, on_lapse);
         return;
       }
-      results[i] = call(plan.agents[i]);
+      results[i - 1] = call(plan.agents[i - 1]);
       if (remaining.fetch_sub(1) == 1) done.Notify();
     });
   }
