@@ -9,6 +9,7 @@
 #include "common/layouts/model_config.h"
 #include "coordinator/registry/agent_registry.h"
 #include "coordinator/registry/endpoint_registry.h"
+#include "tests/coordinator/one_agent_registry.h"
 
 namespace paramsync::coordinator {
 namespace {
@@ -41,18 +42,7 @@ v1::RegisterEndpointRequest VllmRank(const std::string& agent_id) {
   return request;
 }
 
-struct Registry {
-  Registry() {
-    v1::AgentInfo info;
-    info.set_address("127.0.0.1:1");
-    info.set_host("node0");
-    info.set_device("cpu:0");
-    agent_id = *agents.Register(info);
-  }
-  AgentRegistry agents;
-  EndpointRegistry endpoints{&agents};
-  std::string agent_id;
-};
+using Registry = testing::OneAgentRegistry;
 
 void CheckError(const absl::Status& status, const std::string& needle) {
   INFO(status.ToString());

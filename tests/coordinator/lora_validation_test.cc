@@ -13,6 +13,7 @@
 #include "common/layouts/model_config.h"
 #include "coordinator/registry/agent_registry.h"
 #include "coordinator/registry/endpoint_registry.h"
+#include "tests/coordinator/one_agent_registry.h"
 
 namespace paramsync::coordinator {
 namespace {
@@ -168,18 +169,7 @@ TEST_CASE("Inference adapters may leave their base empty; a base set is checked 
   CheckError(Validate(request), {"endpoint i rank 0 tensor 'w.lora_A'", "A [r, 6]"});
 }
 
-struct Registry {
-  Registry() {
-    v1::AgentInfo info;
-    info.set_address("127.0.0.1:1");
-    info.set_host("node0");
-    info.set_device("cpu:0");
-    agent_id = *agents.Register(info);
-  }
-  AgentRegistry agents;
-  EndpointRegistry endpoints{&agents};
-  std::string agent_id;
-};
+using Registry = testing::OneAgentRegistry;
 
 TEST_CASE("RegisterEndpoint checks adapters and keeps their LoRA specs", "[lora_validation]") {
   Registry registry;
