@@ -121,14 +121,31 @@ uint64_t TensorRegistry::generation() const {
   return generation_;
 }
 
-absl::StatusOr<uint64_t> TensorRegistry::Registration(const EndpointKey& endpoint) const {
-  absl::MutexLock lock(&mu_);
+absl::StatusOr<const TensorRegistry::Endpoint*> TensorRegistry::Registered(
+    const EndpointKey& endpoint) const {
   auto it = endpoints_.find(endpoint);
   if (it == endpoints_.end()) {
     return absl::NotFoundError(
         absl::StrCat("endpoint ", Describe(endpoint), " is not registered on this agent"));
   }
-  return it->second->registration;
+  return it->second.get();
+}
+
+absl::StatusOr<const TensorRegistry::Endpoint*> TensorRegistry::Present(
+    const EndpointKey& endpoint) const {
+  ASSIGN_OR_RETURN(const Endpoint* registered, Registered(endpoint));
+  if (registered->gone) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the framework process of ", Describe(endpoint),
+                     " has exited (or closed its endpoint); register it again"));
+  }
+  return registered;
+}
+
+absl::StatusOr<uint64_t> TensorRegistry::Registration(const EndpointKey& endpoint) const {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(const Endpoint* registered, Registered(endpoint));
+  return registered->registration;
 }
 
 void TensorRegistry::MarkGone(const EndpointKey& endpoint, uint64_t registration) {
@@ -145,30 +162,15 @@ void TensorRegistry::MarkGone(const EndpointKey& endpoint, uint64_t registration
 
 absl::Status TensorRegistry::CheckPresent(const EndpointKey& endpoint) const {
   absl::MutexLock lock(&mu_);
-  auto it = endpoints_.find(endpoint);
-  if (it == endpoints_.end()) {
-    return absl::NotFoundError(
-        absl::StrCat("endpoint ", Describe(endpoint), " is not registered on this agent"));
-  }
-  if (it->second->gone) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("the framework process of ", Describe(endpoint),
-                     " has exited (or closed its endpoint); register it again"));
-  }
-  return absl::OkStatus();
+  return Present(endpoint).status();
 }
 
 absl::StatusOr<TensorView> TensorRegistry::Find(const EndpointKey& endpoint,
                                                 const std::string& tensor) const {
-  RETURN_IF_ERROR(CheckPresent(endpoint));
   absl::MutexLock lock(&mu_);
-  auto it = endpoints_.find(endpoint);
-  if (it == endpoints_.end()) {
-    return absl::NotFoundError(
-        absl::StrCat("endpoint ", Describe(endpoint), " is not registered on this agent"));
-  }
-  auto tensor_it = it->second->tensors.find(tensor);
-  if (tensor_it == it->second->tensors.end()) {
+  ASSIGN_OR_RETURN(const Endpoint* present, Present(endpoint));
+  auto tensor_it = present->tensors.find(tensor);
+  if (tensor_it == present->tensors.end()) {
     return absl::NotFoundError(
         absl::StrCat("endpoint ", Describe(endpoint), " has no tensor '", tensor, "'"));
   }
@@ -176,17 +178,12 @@ absl::StatusOr<TensorView> TensorRegistry::Find(const EndpointKey& endpoint,
 }
 
 absl::StatusOr<EndpointTensors> TensorRegistry::Tensors(const EndpointKey& endpoint) const {
-  RETURN_IF_ERROR(CheckPresent(endpoint));
   absl::MutexLock lock(&mu_);
-  auto it = endpoints_.find(endpoint);
-  if (it == endpoints_.end()) {
-    return absl::NotFoundError(
-        absl::StrCat("endpoint ", Describe(endpoint), " is not registered on this agent"));
-  }
+  ASSIGN_OR_RETURN(const Endpoint* present, Present(endpoint));
   EndpointTensors out;
-  out.registration = it->second->registration;
-  for (const v1::LocalTensor& tensor : it->second->request.tensors()) {
-    out.tensors.push_back(it->second->tensors.at(tensor.spec().name()));
+  out.registration = present->registration;
+  for (const v1::LocalTensor& tensor : present->request.tensors()) {
+    out.tensors.push_back(present->tensors.at(tensor.spec().name()));
   }
   return out;
 }
@@ -206,12 +203,8 @@ void TensorRegistry::SetVersion(const EndpointKey& endpoint, int64_t version) {
 
 absl::StatusOr<int64_t> TensorRegistry::GetVersion(const EndpointKey& endpoint) const {
   absl::MutexLock lock(&mu_);
-  auto it = endpoints_.find(endpoint);
-  if (it == endpoints_.end()) {
-    return absl::NotFoundError(
-        absl::StrCat("endpoint ", Describe(endpoint), " is not registered on this agent"));
-  }
-  return it->second->version;
+  ASSIGN_OR_RETURN(const Endpoint* registered, Registered(endpoint));
+  return registered->version;
 }
 
 }  // namespace paramsync::agent

@@ -113,6 +113,13 @@ class TensorRegistry {
       absl::flat_hash_map<std::string, std::shared_ptr<SharedMemoryRegion>>& regions,
       std::vector<std::shared_ptr<SharedMemoryRegion>>& keep_alive);
 
+  // The endpoint registered as `endpoint`; NOT_FOUND naming it otherwise.
+  absl::StatusOr<const Endpoint*> Registered(const EndpointKey& endpoint) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Registered(), and FAILED_PRECONDITION when its framework process is gone.
+  absl::StatusOr<const Endpoint*> Present(const EndpointKey& endpoint) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   IpcMapper* const device_mapper_;
   mutable absl::Mutex mu_;
   // std::map: an Endpoint's address must be stable, views point into it.
