@@ -41,14 +41,14 @@ class ChildProcess {
   // Sends SIGTERM, then Wait(grace).
   int Terminate(absl::Duration grace = absl::Seconds(5));
   bool Running();
+  // True once the child exited, waiting at most `timeout`; leaves it running
+  // otherwise.
+  bool WaitForExit(absl::Duration timeout);
 
   pid_t pid() const { return pid_; }
   const std::string& log_path() const { return log_path_; }
 
  private:
-  // True once the child exited, waiting at most `timeout`.
-  bool WaitForExit(absl::Duration timeout);
-
   ChildProcess(pid_t pid, int stdin_fd, int stdout_fd, std::string log_path)
       : pid_(pid), stdin_fd_(stdin_fd), stdout_fd_(stdout_fd), log_path_(std::move(log_path)) {}
 

@@ -43,9 +43,7 @@ absl::StatusOr<double> TorchLoopMs(const std::string& script,
   absl::StatusOr<std::unique_ptr<ChildProcess>> child = ChildProcess::Spawn(
       {"/usr/bin/env", "python3", script, shapes_path, absl::StrCat(runs)}, log_path, false);
   if (!child.ok()) return child.status();
-  const absl::Time deadline = absl::Now() + kTorchBaselineTimeout;
-  while ((*child)->Running() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(100));
-  const bool timed_out = (*child)->Running();
+  const bool timed_out = !(*child)->WaitForExit(kTorchBaselineTimeout);
   if (timed_out) {
     // The child leads its own process group (ChildProcess::Spawn): end the
     // torch workers it spawned with it.
