@@ -15,6 +15,7 @@ import json
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _lib
+from ._tensor_maps import check_tensor_map
 from .framework_layout import FrameworkLayout
 from .lora import LoraAdapter, check_lora_argument
 
@@ -83,15 +84,8 @@ def check_dim_arguments(tensors: Mapping[str, Any],
 
     Raises ValueError naming the tensors a map names that ``tensors`` lacks.
     """
-    checked: Dict[str, Dict[str, int]] = {}
-    for argument, mapping in dim_maps.items():
-        mapping = dict(mapping or {})
-        unknown = sorted(map(str, set(mapping) - set(tensors)))
-        if unknown:
-            raise ValueError("%s names tensors that are not in tensors: %s"
-                             % (argument, ", ".join(unknown)))
-        checked[argument] = mapping
-    return checked
+    return {argument: check_tensor_map(argument, mapping, tensors)
+            for argument, mapping in dim_maps.items()}
 
 
 def tensor_dims(name: str, shape: Sequence[int],

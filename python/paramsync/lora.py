@@ -27,6 +27,8 @@ import dataclasses
 import math
 from typing import Any, Dict, Mapping, Optional
 
+from ._tensor_maps import check_tensor_map
+
 __all__ = ["LoraAdapter"]
 
 _ROLES = {"A": "LORA_ROLE_A", "B": "LORA_ROLE_B"}
@@ -72,10 +74,7 @@ def check_lora_argument(tensors: Mapping[str, Any],
     Raises ValueError naming the tensors it names that ``tensors`` lacks, and
     TypeError naming a tensor whose value is not a LoraAdapter.
     """
-    checked = dict(lora or {})
-    unknown = sorted(map(str, set(checked) - set(tensors)))
-    if unknown:
-        raise ValueError("lora names tensors that are not in tensors: %s" % ", ".join(unknown))
+    checked = check_tensor_map("lora", lora, tensors)
     for name, adapter in checked.items():
         if not isinstance(adapter, LoraAdapter):
             raise TypeError("lora[%r] must be a paramsync.LoraAdapter, got %s"
