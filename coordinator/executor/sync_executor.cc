@@ -41,6 +41,18 @@ std::string DescribeAgent(const TransferPlan& plan, const v1::AgentInfo& agent) 
                       names.empty() ? "no ranks" : absl::StrJoin(names, ", "), ")");
 }
 
+// "agent <id> at <address> (<model> rank <r>, ...): <message>": why `agent`,
+// called for endpoints `refs` (EndpointRefs), failed a round.
+template <typename Refs>
+std::string RoundFailure(const v1::AgentInfo& agent, const Refs& refs, absl::string_view message) {
+  std::vector<std::string> endpoints;
+  for (const v1::EndpointRef& ref : refs) {
+    endpoints.push_back(absl::StrCat(ref.model(), " rank ", ref.rank()));
+  }
+  return absl::StrCat("agent ", agent.agent_id(), " at ", agent.address(), " (",
+                      absl::StrJoin(endpoints, ", "), "): ", message);
+}
+
 // UNAVAILABLE blaming `agent` of `plan` for `what`, carrying it for the error channel.
 absl::Status AgentFailed(const TransferPlan& plan, const v1::AgentInfo& agent,
                          const std::string& what) {
@@ -354,13 +366,7 @@ absl::Status SyncExecutor::Commit(const TransferPlan& plan, uint64_t sync_id, in
       continue;
     }
     if (code == absl::StatusCode::kOk) code = results[i].code();
-    std::vector<std::string> endpoints;
-    for (const v1::EndpointRef& ref : work.receivers) {
-      endpoints.push_back(absl::StrCat(ref.model(), " rank ", ref.rank()));
-    }
-    unconfirmed.push_back(absl::StrCat("agent ", work.agent.agent_id(), " at ",
-                                       work.agent.address(), " (", absl::StrJoin(endpoints, ", "),
-                                       "): ", results[i].message()));
+    unconfirmed.push_back(RoundFailure(work.agent, work.receivers, results[i].message()));
   }
   // Every agent confirmed: committed, even if a shutdown began meanwhile.
   if (unconfirmed.empty()) return absl::OkStatus();
@@ -443,13 +449,7 @@ absl::StatusOr<LoraOutcome> SyncExecutor::Lora(const TransferPlan& plan,
       first = results[i].status();
       first_agent = agent.agent_id();
     }
-    std::vector<std::string> endpoints;
-    for (const v1::EndpointRef& ref : requests[i].endpoints()) {
-      endpoints.push_back(absl::StrCat(ref.model(), " rank ", ref.rank()));
-    }
-    failed.push_back(absl::StrCat("agent ", agent.agent_id(), " at ", agent.address(), " (",
-                                  absl::StrJoin(endpoints, ", "),
-                                  "): ", results[i].status().message()));
+    failed.push_back(RoundFailure(agent, requests[i].endpoints(), results[i].status().message()));
   }
   if (failed.empty()) return outcome;
   if (shutting_down_ && !round.ok()) return round;
