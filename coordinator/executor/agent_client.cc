@@ -14,6 +14,27 @@ namespace paramsync::coordinator {
 namespace {
 
 class GrpcAgentClient final : public AgentClientInterface {
+  // A RunTasks call on a round's completion queue.
+  class RunTasksOnQueue final : public RunTasksRound::Call {
+   public:
+    explicit RunTasksOnQueue(GrpcAgentClient* client) : client_(client) {}
+    absl::StatusOr<v1::RunTasksResponse> Finish() override {
+      client_->Untrack(&context_);
+      absl::Status status =
+          FromGrpcStatus(status_, absl::StrCat("RunTasks on agent ", client_->address_));
+      if (!status.ok()) return status;
+      return std::move(response_);
+    }
+
+   private:
+    friend class GrpcAgentClient;
+    GrpcAgentClient* const client_;
+    grpc::ClientContext context_;
+    v1::RunTasksResponse response_;
+    grpc::Status status_;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<v1::RunTasksResponse>> reader_;
+  };
+
  public:
   GrpcAgentClient(const std::string& address, std::shared_ptr<grpc::Channel> channel)
       : address_(address), stub_(v1::AgentControl::NewStub(std::move(channel))) {}
@@ -37,6 +58,16 @@ class GrpcAgentClient final : public AgentClientInterface {
         Call("RunTasks", &v1::AgentControl::Stub::RunTasks, request, &response, deadline);
     if (!status.ok()) return status;
     return response;
+  }
+  void StartRunTasks(const v1::RunTasksRequest& request, absl::Time deadline, size_t index,
+                     RunTasksRound& round) override {
+    auto call = std::make_unique<RunTasksOnQueue>(this);
+    RunTasksOnQueue* started = call.get();
+    started->context_.set_deadline(absl::ToChronoTime(deadline));
+    Track(&started->context_);
+    started->reader_ = stub_->AsyncRunTasks(&started->context_, request, round.queue());
+    started->reader_->Finish(&started->response_, &started->status_,
+                             round.Start(index, std::move(call)));
   }
   absl::Status Commit(const v1::CommitRequest& request, absl::Time deadline) override {
     v1::CommitResponse response;
@@ -80,16 +111,19 @@ class GrpcAgentClient final : public AgentClientInterface {
                     const Request& request, Response* response, absl::Time deadline) {
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(deadline));
-    {
-      absl::MutexLock lock(&mu_);
-      in_flight_.push_back(&context);
-    }
+    Track(&context);
     grpc::Status status = (stub_.get()->*rpc)(&context, request, response);
-    {
-      absl::MutexLock lock(&mu_);
-      in_flight_.erase(std::find(in_flight_.begin(), in_flight_.end(), &context));
-    }
+    Untrack(&context);
     return FromGrpcStatus(status, absl::StrCat(method, " on agent ", address_));
+  }
+  // CancelAll() cancels the calls of the contexts tracked.
+  void Track(grpc::ClientContext* context) {
+    absl::MutexLock lock(&mu_);
+    in_flight_.push_back(context);
+  }
+  void Untrack(grpc::ClientContext* context) {
+    absl::MutexLock lock(&mu_);
+    in_flight_.erase(std::find(in_flight_.begin(), in_flight_.end(), context));
   }
 
   const std::string address_;
@@ -99,6 +133,11 @@ class GrpcAgentClient final : public AgentClientInterface {
 };
 
 }  // namespace
+
+void AgentClientInterface::StartRunTasks(const v1::RunTasksRequest& request, absl::Time deadline,
+                                         size_t index, RunTasksRound& round) {
+  round.StartOnThread(index, [this, request, deadline] { return RunTasks(request, deadline); });
+}
 
 AgentClientPool::Factory AgentClientPool::GrpcClients(ChannelFactory channels) {
   return [channels = std::move(channels)](const std::string& address) {

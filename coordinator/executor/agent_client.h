@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "coordinator/executor/run_tasks_round.h"
 #include "paramsync/v1/agent.pb.h"
 
 namespace grpc {
@@ -26,11 +27,16 @@ namespace paramsync::coordinator {
 class AgentClientInterface {
  public:
   virtual ~AgentClientInterface() = default;
-  virtual absl::StatusOr<v1::NewGroupIdsResponse> NewGroupIds(
-      const v1::NewGroupIdsRequest& request, absl::Time deadline) = 0;
+  virtual absl::StatusOr<v1::NewGroupIdsResponse> NewGroupIds(const v1::NewGroupIdsRequest& request,
+                                                              absl::Time deadline) = 0;
   virtual absl::Status SetupGroups(const v1::SetupGroupsRequest& request, absl::Time deadline) = 0;
   virtual absl::StatusOr<v1::RunTasksResponse> RunTasks(const v1::RunTasksRequest& request,
                                                         absl::Time deadline) = 0;
+  // Starts RunTasks as answer `index` of `round`; CancelAll() cancels it too.
+  // The client must outlive the call. This default runs RunTasks() on a
+  // thread of the round.
+  virtual void StartRunTasks(const v1::RunTasksRequest& request, absl::Time deadline, size_t index,
+                             RunTasksRound& round);
   virtual absl::Status Commit(const v1::CommitRequest& request, absl::Time deadline) = 0;
   virtual absl::Status DestroyGroups(const v1::DestroyGroupsRequest& request,
                                      absl::Time deadline) = 0;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -11,12 +12,18 @@
 #include "absl/synchronization/mutex.h"
 #include "common/unreachable_peer.h"
 #include "coordinator/errors/error_channel.h"
+#include "coordinator/executor/run_tasks_round.h"
 
 namespace paramsync::coordinator {
 namespace {
 
 // How long the coordinator gives agents to take an abort, a commit or a free.
 constexpr absl::Duration kControlTimeout = absl::Seconds(5);
+
+// How long a Transfer's thread polls for answers without sleeping, from the
+// start and after each answer (see RunTasksRound): a small sync's whole
+// transfer, and the gap between its agents' answers.
+constexpr absl::Duration kAnswerSpin = absl::Milliseconds(5);
 
 // How often the leases of a phase's agents are checked while its calls are in
 // flight: the delay it adds to detecting a dead agent, beyond its lease.
@@ -67,73 +74,77 @@ absl::Status LeaseLapsed(const TransferPlan& plan, const v1::AgentInfo& agent,
   return AgentFailed(plan, agent, absl::StrCat("failed: ", lease.message()));
 }
 
+absl::Status ShuttingDown() {
+  return absl::UnavailableError("the coordinator is shutting down; the sync did not complete");
+}
+
 }  // namespace
 
-absl::Status SyncExecutor::ForEachAgent(const TransferPlan& plan,
-                                        const std::function<absl::Status(const AgentWork&)>& call,
-                                        const LapseHook& on_lapse) {
-  auto unavailable = [] {
-    return absl::UnavailableError("the coordinator is shutting down; the sync did not complete");
-  };
-  if (shutting_down_) return unavailable();
-  // One blocking call per agent, all at once (a sync's agents wait for each
-  // other), on kept threads. Thousands of agents would want the asynchronous
-  // gRPC API instead.
-  const int count = static_cast<int>(plan.agents.size());
-  std::vector<absl::Status> results(plan.agents.size());
-  std::vector<absl::Status> lapsed(plan.agents.size());  // Written by the watcher only.
-  std::vector<size_t> lapse_order;
-  if (leases_ == nullptr || leases_->lease() == absl::ZeroDuration() || count == 0) {
-    workers_.Run(count, [&](int i) { results[i] = call(plan.agents[i]); });
-  } else {
-    // One more closure watches the agents' leases until every call returned.
-    // It is closure 0, which runs on the calling thread: the last call's
-    // return then wakes the thread that goes on with the sync, instead of a
-    // pool thread that would have to wake it in turn (each wake-up costs tens
-    // of microseconds, a visible share of a small sync).
-    std::atomic<int> remaining{count};
-    absl::Notification done;
-    workers_.Run(count + 1, [&](int i) {
-      if (i == 0) {
-        WatchLeases(plan, done, lapsed, lapse_order, on_lapse);
-        return;
-      }
-      results[i - 1] = call(plan.agents[i - 1]);
-      if (remaining.fetch_sub(1) == 1) done.Notify();
-    });
-  }
+bool SyncExecutor::WatchingLeases() const {
+  return leases_ != nullptr && leases_->lease() != absl::ZeroDuration();
+}
+
+absl::Status SyncExecutor::PhaseResult(const std::vector<absl::Status>& results,
+                                       const Lapses& lapses) const {
   // A shutdown cancels calls in flight: say why rather than CANCELLED.
-  if (shutting_down_) return unavailable();
+  if (shutting_down_) return ShuttingDown();
   // The calls of an agent that stopped heartbeating were cancelled: blame it.
-  if (!lapse_order.empty()) return lapsed[lapse_order.front()];
+  if (!lapses.order.empty()) return lapses.errors[lapses.order.front()];
   for (const absl::Status& status : results) {
     if (!status.ok()) return status;
   }
   return absl::OkStatus();
 }
 
-void SyncExecutor::WatchLeases(const TransferPlan& plan, absl::Notification& done,
-                               std::vector<absl::Status>& lapsed, std::vector<size_t>& lapse_order,
-                               const LapseHook& on_lapse) {
-  while (!done.WaitForNotificationWithTimeout(kLeaseCheckInterval)) {
-    const absl::Time now = absl::Now();
-    for (size_t i = 0; i < plan.agents.size(); ++i) {
-      const v1::AgentInfo& agent = plan.agents[i].agent;
-      if (!lapsed[i].ok()) {
-        // Again: a call that started after the last cancel must not wait for
-        // its deadline either.
-        agents_->Get(agent.address())->CancelAll();
-        continue;
+absl::Status SyncExecutor::ForEachAgent(const TransferPlan& plan,
+                                        const std::function<absl::Status(const AgentWork&)>& call) {
+  if (shutting_down_) return ShuttingDown();
+  // One blocking call per agent, all at once (a sync's agents wait for each
+  // other), on kept threads. Thousands of agents would want the asynchronous
+  // gRPC API instead, which the Transfer uses (RunTasksRound).
+  const int count = static_cast<int>(plan.agents.size());
+  std::vector<absl::Status> results(plan.agents.size());
+  Lapses lapses(plan.agents.size());  // Written by the watcher only.
+  if (!WatchingLeases() || count == 0) {
+    workers_.Run(count, [&](int i) { results[i] = call(plan.agents[i]); });
+    return PhaseResult(results, lapses);
+  }
+  // One more closure, 0, on the calling thread, watches the agents' leases
+  // until every call returned.
+  std::atomic<int> remaining{count};
+  absl::Notification done;
+  workers_.Run(count + 1, [&](int i) {
+    if (i == 0) {
+      while (!done.WaitForNotificationWithTimeout(kLeaseCheckInterval)) {
+        CheckLeases(plan, lapses, nullptr);
       }
-      absl::Status lease = leases_->CheckLease(agent.agent_id(), now);
-      if (lease.ok()) continue;
-      lapsed[i] = LeaseLapsed(plan, agent, lease);
-      lapse_order.push_back(i);
-      LOG(WARNING) << lapsed[i].message() << "; cancelling its calls";
-      agents_->Get(agent.address())->CancelAll();
-      agents_->Forget(agent.address());  // A fresh channel once it is back.
-      if (on_lapse) on_lapse(i, lapsed[i]);
+      return;
     }
+    results[i - 1] = call(plan.agents[i - 1]);
+    if (remaining.fetch_sub(1) == 1) done.Notify();
+  });
+  return PhaseResult(results, lapses);
+}
+
+void SyncExecutor::CheckLeases(const TransferPlan& plan, Lapses& lapses,
+                               const LapseHook& on_lapse) {
+  const absl::Time now = absl::Now();
+  for (size_t i = 0; i < plan.agents.size(); ++i) {
+    const v1::AgentInfo& agent = plan.agents[i].agent;
+    if (!lapses.errors[i].ok()) {
+      // Again: a call that started after the last cancel must not wait for
+      // its deadline either.
+      agents_->Get(agent.address())->CancelAll();
+      continue;
+    }
+    absl::Status lease = leases_->CheckLease(agent.agent_id(), now);
+    if (lease.ok()) continue;
+    lapses.errors[i] = LeaseLapsed(plan, agent, lease);
+    lapses.order.push_back(i);
+    LOG(WARNING) << lapses.errors[i].message() << "; cancelling its calls";
+    agents_->Get(agent.address())->CancelAll();
+    agents_->Forget(agent.address());  // A fresh channel once it is back.
+    if (on_lapse) on_lapse(lapses.errors[i]);
   }
 }
 
@@ -217,38 +228,13 @@ absl::StatusOr<SyncOutcome> SyncExecutor::Transfer(const TransferPlan& plan, uin
                                                    absl::Time deadline,
                                                    std::vector<v1::EndpointRef>* committed,
                                                    const AgentDoneHook& on_agent_done) {
+  if (shutting_down_) return ShuttingDown();
   const bool empty_tasks = mode == TransferMode::kWarmup;
-  SyncOutcome outcome;
-  absl::Mutex mu;
-  std::atomic<bool> aborted{false};
-  // How the transfer failed, for choosing whom to blame.
-  absl::Status first_failure;                              // The earliest failed RunTasks.
-  size_t first_failed = 0;                                 // Its agent's index.
-  std::vector<absl::Status> failures(plan.agents.size());  // Each agent's RunTasks error.
-  std::vector<absl::Status> abort_results;                 // Each agent's answer to the Abort.
-  absl::Status lapse;                                      // The first agent whose lease lapsed.
-  // The first failure aborts the sync on every agent (but those whose lease
-  // lapsed), so that none waits for its deadline.
-  auto abort_everywhere = [&](const absl::Status& cause) {
-    if (aborted.exchange(true)) return;
-    std::vector<absl::Status> answers = AbortAll(plan, sync_id, cause);
-    absl::MutexLock lock(&mu);
-    abort_results = std::move(answers);
-  };
-  auto on_lapse = [&](size_t, const absl::Status& error) {
-    {
-      absl::MutexLock lock(&mu);
-      if (lapse.ok()) lapse = error;
-    }
-    abort_everywhere(error);
-  };
-  auto run_tasks = [&](const AgentWork& work) -> absl::Status {
-    const size_t index = static_cast<size_t>(&work - plan.agents.data());
-    if (aborted) {
-      return absl::AbortedError(absl::StrCat("sync ", sync_id,
-                                             " was aborted before RunTasks was sent to agent ",
-                                             work.agent.address()));
-    }
+  // Every call starts here and is awaited on this thread (see RunTasksRound).
+  RunTasksRound round(kAnswerSpin);
+  std::vector<std::shared_ptr<AgentClientInterface>> clients;  // Outlive their calls.
+  for (size_t i = 0; i < plan.agents.size(); ++i) {
+    const AgentWork& work = plan.agents[i];
     // A sync names the plan its tasks were set up with; a warm-up sends them
     // without tensors.
     v1::RunTasksRequest request;
@@ -268,43 +254,65 @@ absl::StatusOr<SyncOutcome> SyncExecutor::Transfer(const TransferPlan& plan, uin
     if (mode == TransferMode::kTransferAndCommit) {
       for (const v1::EndpointRef& ref : work.receivers) *request.add_commit_endpoints() = ref;
     }
-    absl::StatusOr<v1::RunTasksResponse> response =
-        agents_->Get(work.agent.address())->RunTasks(request, deadline);
-    if (!response.ok()) {
-      {
-        absl::MutexLock lock(&mu);
-        failures[index] = response.status();
-        if (first_failure.ok()) {
-          first_failure = response.status();
-          first_failed = index;
-        }
-      }
-      abort_everywhere(response.status());
-      return response.status();
+    clients.push_back(agents_->Get(work.agent.address()));
+    clients.back()->StartRunTasks(request, deadline, i, round);
+  }
+
+  SyncOutcome outcome;
+  // How the transfer failed, for choosing whom to blame.
+  absl::Status first_failure;                              // The earliest failed RunTasks.
+  size_t first_failed = 0;                                 // Its agent's index.
+  std::vector<absl::Status> failures(plan.agents.size());  // Each agent's RunTasks error.
+  std::vector<absl::Status> abort_results;                 // Each agent's answer to the Abort.
+  Lapses lapses(plan.agents.size());
+  // The first failure aborts the sync on every agent (but those whose lease
+  // lapsed), so that none waits for its deadline.
+  bool aborted = false;
+  auto abort_everywhere = [&](const absl::Status& cause) {
+    if (aborted) return;
+    aborted = true;
+    abort_results = AbortAll(plan, sync_id, cause);
+  };
+  absl::Time next_lease_check = absl::Now() + kLeaseCheckInterval;
+  while (round.outstanding() > 0) {
+    std::optional<RunTasksRound::Answer> answer = round.Next(next_lease_check);
+    if (!answer.has_value()) {
+      if (WatchingLeases()) CheckLeases(plan, lapses, abort_everywhere);
+      next_lease_check = absl::Now() + kLeaseCheckInterval;
+      continue;
     }
-    if (on_agent_done) on_agent_done(*response);
-    absl::MutexLock lock(&mu);
-    if (response->committed() && committed != nullptr) {
+    const size_t index = answer->index;
+    if (!answer->result.ok()) {
+      failures[index] = answer->result.status();
+      if (first_failure.ok()) {
+        first_failure = failures[index];
+        first_failed = index;
+      }
+      abort_everywhere(failures[index]);
+      continue;
+    }
+    const v1::RunTasksResponse& response = *answer->result;
+    if (on_agent_done) on_agent_done(response);
+    if (response.committed() && committed != nullptr) {
+      const AgentWork& work = plan.agents[index];
       committed->insert(committed->end(), work.receivers.begin(), work.receivers.end());
     }
-    outcome.bytes_received += response->bytes_received();
-    outcome.tensors_received += response->tensors_received();
-    outcome.regroup_ms = std::max(outcome.regroup_ms, response->regroup_duration_ms());
+    outcome.bytes_received += response.bytes_received();
+    outcome.tensors_received += response.tensors_received();
+    outcome.regroup_ms = std::max(outcome.regroup_ms, response.regroup_duration_ms());
     outcome.peak_staging_bytes =
-        std::max(outcome.peak_staging_bytes, response->peak_staging_bytes());
-    const auto& stages = response->stage_duration_ms();
+        std::max(outcome.peak_staging_bytes, response.peak_staging_bytes());
+    const auto& stages = response.stage_duration_ms();
     if (outcome.stage_ms.size() < static_cast<size_t>(stages.size())) {
       outcome.stage_ms.resize(stages.size());
     }
     for (int s = 0; s < stages.size(); ++s) {
       outcome.stage_ms[s] = std::max(outcome.stage_ms[s], stages[s]);
     }
-    return absl::OkStatus();
-  };
-  absl::Status transferred = ForEachAgent(plan, run_tasks, on_lapse);
+  }
+  const absl::Status transferred = PhaseResult(failures, lapses);
   if (transferred.ok()) return outcome;
-  absl::MutexLock lock(&mu);
-  if (shutting_down_ || !lapse.ok()) return transferred;
+  if (shutting_down_ || !lapses.order.empty()) return transferred;
   // An agent that failed its RunTasks and could not even take the Abort is
   // gone (killed, or its host or network is): it is the cause, whatever its
   // peers reported about failed pushes to it.

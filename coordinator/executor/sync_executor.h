@@ -1,7 +1,8 @@
 // File: coordinator/executor/sync_executor.h
 // -----------------------------------------------------------------------------
 // Runs a TransferPlan on the agents, one named phase per method, each calling
-// every agent involved in parallel with a deadline:
+// every agent involved in parallel with a deadline (the Transfer from the
+// calling thread through one RunTasksRound, the others on pool threads):
 //   AssignGroupIds: once per plan, GPU groups get an NCCL unique id from the
 //             agent of their first member (kept with the plan, so agents reuse
 //             their communicators across syncs);
@@ -84,7 +85,7 @@ class SyncExecutor {
   // Errors name the agent and the phase.
   absl::Status AssignGroupIds(TransferPlan& plan, absl::Time deadline);
   absl::Status Prepare(const TransferPlan& plan, absl::Time deadline);
-  // Told each agent's answer as its RunTasks succeeds, on that call's thread.
+  // Told each agent's answer as its RunTasks succeeds, on the calling thread.
   using AgentDoneHook = std::function<void(const v1::RunTasksResponse&)>;
 
   // kTransferAndCommit: the endpoints of agents that committed go to
@@ -122,20 +123,30 @@ class SyncExecutor {
   void Shutdown();
 
  private:
-  // Told the index of an agent whose lease lapsed and the error naming it,
-  // after its calls were cancelled.
-  using LapseHook = std::function<void(size_t agent, const absl::Status& error)>;
+  // Told the error naming an agent whose lease lapsed, after its calls were
+  // cancelled.
+  using LapseHook = std::function<void(const absl::Status& error)>;
+  // The agents of a plan whose leases lapsed during a phase.
+  struct Lapses {
+    explicit Lapses(size_t agents) : errors(agents) {}
+    std::vector<absl::Status> errors;  // By the agent's index in the plan.
+    std::vector<size_t> order;         // Indices, in the order found.
+  };
 
-  // Runs `call` for every agent of `plan` at once, watching their leases;
-  // returns the error of the first agent whose lease lapsed, else the first
-  // error, or UNAVAILABLE once shutting down.
+  // Whether phases watch their agents' leases.
+  bool WatchingLeases() const;
+  // Cancels the calls of agents of `plan` whose lease lapsed since the last
+  // check (and those found before, again), adding the former to `lapses`
+  // and telling `on_lapse` (may be null).
+  void CheckLeases(const TransferPlan& plan, Lapses& lapses, const LapseHook& on_lapse);
+  // A phase's status from its agents' results: UNAVAILABLE once shutting
+  // down, else the error of the first agent whose lease lapsed, else the
+  // first error.
+  absl::Status PhaseResult(const std::vector<absl::Status>& results, const Lapses& lapses) const;
+  // Runs `call` for every agent of `plan` at once, on pool threads, watching
+  // their leases; see PhaseResult.
   absl::Status ForEachAgent(const TransferPlan& plan,
-                            const std::function<absl::Status(const AgentWork&)>& call,
-                            const LapseHook& on_lapse = nullptr);
-  // Checks the leases of `plan`'s agents until `done`; see ForEachAgent.
-  void WatchLeases(const TransferPlan& plan, absl::Notification& done,
-                   std::vector<absl::Status>& lapsed, std::vector<size_t>& lapse_order,
-                   const LapseHook& on_lapse);
+                            const std::function<absl::Status(const AgentWork&)>& call);
   // Each agent's answer to the Abort (OK for agents whose lease lapsed: not
   // sent to them).
   std::vector<absl::Status> AbortAll(const TransferPlan& plan, uint64_t sync_id,
