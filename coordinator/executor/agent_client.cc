@@ -51,14 +51,6 @@ class GrpcAgentClient final : public AgentClientInterface {
     v1::SetupGroupsResponse response;
     return Call("SetupGroups", &v1::AgentControl::Stub::SetupGroups, request, &response, deadline);
   }
-  absl::StatusOr<v1::RunTasksResponse> RunTasks(const v1::RunTasksRequest& request,
-                                                absl::Time deadline) override {
-    v1::RunTasksResponse response;
-    absl::Status status =
-        Call("RunTasks", &v1::AgentControl::Stub::RunTasks, request, &response, deadline);
-    if (!status.ok()) return status;
-    return response;
-  }
   void StartRunTasks(const v1::RunTasksRequest& request, absl::Time deadline, size_t index,
                      RunTasksRound& round) override {
     auto call = std::make_unique<RunTasksOnQueue>(this);

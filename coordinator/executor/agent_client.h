@@ -30,13 +30,16 @@ class AgentClientInterface {
   virtual absl::StatusOr<v1::NewGroupIdsResponse> NewGroupIds(const v1::NewGroupIdsRequest& request,
                                                               absl::Time deadline) = 0;
   virtual absl::Status SetupGroups(const v1::SetupGroupsRequest& request, absl::Time deadline) = 0;
-  virtual absl::StatusOr<v1::RunTasksResponse> RunTasks(const v1::RunTasksRequest& request,
-                                                        absl::Time deadline) = 0;
   // Starts RunTasks as answer `index` of `round`; CancelAll() cancels it too.
   // The client must outlive the call. This default runs RunTasks() on a
   // thread of the round.
   virtual void StartRunTasks(const v1::RunTasksRequest& request, absl::Time deadline, size_t index,
                              RunTasksRound& round);
+  // RunTasks as one blocking call, for clients without an asynchronous path
+  // (test fakes): those that override StartRunTasks need not implement it.
+  virtual absl::StatusOr<v1::RunTasksResponse> RunTasks(const v1::RunTasksRequest&, absl::Time) {
+    return absl::UnimplementedError("this agent client runs RunTasks only through StartRunTasks");
+  }
   virtual absl::Status Commit(const v1::CommitRequest& request, absl::Time deadline) = 0;
   virtual absl::Status DestroyGroups(const v1::DestroyGroupsRequest& request,
                                      absl::Time deadline) = 0;

@@ -26,7 +26,7 @@ gpr_timespec ToGprTime(absl::Time time) {
 // the call returned.
 class RunTasksRound::ThreadCall final : public Call {
  public:
-  ThreadCall(std::function<absl::StatusOr<v1::RunTasksResponse>()> blocking)
+  explicit ThreadCall(std::function<absl::StatusOr<v1::RunTasksResponse>()> blocking)
       : blocking_(std::move(blocking)) {}
   ~ThreadCall() override {
     if (thread_.joinable()) thread_.join();
