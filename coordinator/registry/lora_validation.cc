@@ -32,9 +32,14 @@ absl::Status CheckAdapter(const v1::ParameterSpec& adapter) {
         "; accepted: LORA_ROLE_A (1), LORA_ROLE_B (2), or unset for a tensor that is not an "
         "adapter"));
   }
-  if (!std::isfinite(lora.scale()) || lora.scale() == 0) {
+  // The merge computes in float32 (agent/tasks/lora_merger.cc refuses the
+  // rest too): refused here, the adapter fails at registration rather than at
+  // its first merge.
+  const float as_float32 = static_cast<float>(lora.scale());
+  if (!std::isfinite(lora.scale()) || !std::isfinite(as_float32) || as_float32 == 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat("lora.scale is ", lora.scale(), "; accepted: alpha / r, finite and non-zero"));
+        absl::StrCat("lora.scale is ", lora.scale(),
+                     "; accepted: alpha / r, finite and non-zero, also as float32"));
   }
   return absl::OkStatus();
 }

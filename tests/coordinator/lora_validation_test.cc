@@ -134,6 +134,11 @@ TEST_CASE("Trainer adapters are refused, naming endpoint, tensor and field", "[l
              {"tensor 'w.lora_A'", "lora.scale is nan"});
   CheckError(with(1, [](P& a) { a.mutable_lora()->set_scale(INFINITY); }),
              {"tensor 'w.lora_A'", "lora.scale is inf"});
+  // Finite as a double but not as the float32 the merge computes in.
+  CheckError(with(1, [](P& a) { a.mutable_lora()->set_scale(1e39); }),
+             {"tensor 'w.lora_A'", "lora.scale is 1e+39", "also as float32"});
+  CheckError(with(1, [](P& a) { a.mutable_lora()->set_scale(1e-50); }),
+             {"tensor 'w.lora_A'", "lora.scale is 1e-50", "also as float32"});
   CheckError(with(1, [](P& a) { a.mutable_lora()->set_role(static_cast<v1::LoraRole>(9)); }),
              {"tensor 'w.lora_A'", "lora.role is 9", "LORA_ROLE_A (1), LORA_ROLE_B (2)"});
   // Exactly one A and one B per base.
