@@ -14,11 +14,7 @@
 
 #include <cstdint>
 
-#ifdef __CUDACC__
-#define PARAMSYNC_HOST_DEVICE __host__ __device__
-#else
-#define PARAMSYNC_HOST_DEVICE
-#endif
+#include "common/host_device.h"
 
 namespace paramsync {
 

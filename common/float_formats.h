@@ -13,14 +13,7 @@
 #include <cstdint>
 #include <cstring>
 
-// As in common/digest_mix.h (identical, so either may come first).
-#ifndef PARAMSYNC_HOST_DEVICE
-#ifdef __CUDACC__
-#define PARAMSYNC_HOST_DEVICE __host__ __device__
-#else
-#define PARAMSYNC_HOST_DEVICE
-#endif
-#endif
+#include "common/host_device.h"
 
 namespace paramsync {
 
