@@ -37,19 +37,25 @@ v1::ParameterSpec Adapter(const std::string& name, v1::LoraRole role, const std:
   return p;
 }
 
-// A TP1 trainer rank 0 of model "t" with W [8, 6], its adapter A [4, 6] and B
-// [8, 4], and a norm.
-v1::RegisterEndpointRequest Trainer(const std::string& agent_id = "agent") {
+// A TP1 trainer rank 0 of `model` on `agent_id`, without parameters.
+v1::RegisterEndpointRequest TrainerRank(const std::string& model, const std::string& agent_id) {
   v1::RegisterEndpointRequest request;
   request.set_agent_id(agent_id);
   v1::EndpointSpec* e = request.mutable_endpoint();
-  e->set_model("t");
+  e->set_model(model);
   e->set_role(v1::ROLE_TRAINER);
   v1::ParallelConfig* p = e->mutable_parallel();
   p->set_tp_size(1);
   p->set_pp_size(1);
   p->set_ep_size(1);
   p->set_dp_size(1);
+  return request;
+}
+
+// A TP1 trainer rank 0 of model "t" with W [8, 6], its adapter A [4, 6] and B
+// [8, 4], and a norm.
+v1::RegisterEndpointRequest Trainer(const std::string& agent_id = "agent") {
+  v1::RegisterEndpointRequest request = TrainerRank("t", agent_id);
   *request.add_parameters() = Tensor("w", {8, 6});
   *request.add_parameters() = Adapter("w.lora_A", v1::LORA_ROLE_A, "w", {4, 6});
   *request.add_parameters() = Adapter("w.lora_B", v1::LORA_ROLE_B, "w", {8, 4});
@@ -194,16 +200,8 @@ TEST_CASE("RegisterEndpoint checks adapters and keeps their LoRA specs", "[lora_
 TEST_CASE("Adapters are no layout's tensors: an endpoint with a layout registers them as they are",
           "[lora_validation]") {
   Registry registry;
-  v1::RegisterEndpointRequest request;
-  request.set_agent_id(registry.agent_id);
+  v1::RegisterEndpointRequest request = TrainerRank("policy", registry.agent_id);
   v1::EndpointSpec* e = request.mutable_endpoint();
-  e->set_model("policy");
-  e->set_role(v1::ROLE_TRAINER);
-  v1::ParallelConfig* p = e->mutable_parallel();
-  p->set_tp_size(1);
-  p->set_pp_size(1);
-  p->set_ep_size(1);
-  p->set_dp_size(1);
   e->mutable_layout()->set_preset("hf");
   *e->mutable_layout()->mutable_model() = *layouts::NamedModelConfig("qwen2-tiny");
   absl::StatusOr<std::vector<v1::ParameterSpec>> tensors = layouts::ExpandLayout(*e);
