@@ -45,6 +45,14 @@ struct LowRankMerge {
   LowRankElement element = LowRankElement::kFloat32;
 };
 
+// Whether LoraSpec.scale `scale` can scale a merge: finite and non-zero, also
+// rounded to the float32 the merge computes in. The coordinator checks it at
+// registration, the agent again before it merges (host code).
+inline bool MergeableLoraScale(double scale) {
+  const float rounded = static_cast<float>(scale);
+  return std::isfinite(scale) && std::isfinite(rounded) && rounded != 0;
+}
+
 // The two roundings of a step. On the GPU the intrinsics: a plain `*` there
 // may be contracted into a neighbouring fma, which would skip the product's
 // rounding.

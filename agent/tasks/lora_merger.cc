@@ -2,7 +2,6 @@
 
 #include <glog/logging.h>
 
-#include <cmath>
 #include <optional>
 #include <set>
 
@@ -11,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/dtype.h"
+#include "common/low_rank_merge.h"
 #include "common/status_macros.h"
 #include "common/status_message.h"
 
@@ -65,8 +65,7 @@ absl::StatusOr<LowRankMerge> CheckedMerge(const EndpointKey& endpoint, const Ten
   const std::string& name = base.spec->name();
   for (const TensorView* adapter : {&a, &b}) {
     const double scale = adapter->spec->lora().scale();
-    if (!std::isfinite(scale) || !std::isfinite(static_cast<float>(scale)) ||
-        static_cast<float>(scale) == 0) {
+    if (!MergeableLoraScale(scale)) {
       return Invalid(endpoint, adapter->spec->name(),
                      absl::StrCat("lora.scale is ", scale,
                                   "; accepted: finite and non-zero, also as float32"));

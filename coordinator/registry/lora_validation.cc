@@ -1,11 +1,11 @@
 #include "coordinator/registry/lora_validation.h"
 
-#include <cmath>
 #include <map>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "common/dtype.h"
+#include "common/low_rank_merge.h"
 #include "coordinator/reshard/box_algebra.h"
 
 namespace paramsync::coordinator {
@@ -32,11 +32,9 @@ absl::Status CheckAdapter(const v1::ParameterSpec& adapter) {
         "; accepted: LORA_ROLE_A (1), LORA_ROLE_B (2), or unset for a tensor that is not an "
         "adapter"));
   }
-  // The merge computes in float32 (agent/tasks/lora_merger.cc refuses the
-  // rest too): refused here, the adapter fails at registration rather than at
-  // its first merge.
-  const float as_float32 = static_cast<float>(lora.scale());
-  if (!std::isfinite(lora.scale()) || !std::isfinite(as_float32) || as_float32 == 0) {
+  // Refused here, the adapter fails at registration rather than at its first
+  // merge (agent/tasks/lora_merger.cc checks the same).
+  if (!MergeableLoraScale(lora.scale())) {
     return absl::InvalidArgumentError(
         absl::StrCat("lora.scale is ", lora.scale(),
                      "; accepted: alpha / r, finite and non-zero, also as float32"));
